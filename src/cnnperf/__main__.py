@@ -1,0 +1,3 @@
+from cnnperf.cli import main
+
+raise SystemExit(main())

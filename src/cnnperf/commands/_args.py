@@ -1,0 +1,69 @@
+"""argparse value types shared by the verbs: each rejects bad input with a clear message."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A float in (0, 1], e.g. a learning-rate decay factor."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in (0, 1]")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    """`1,15,30`, ranges `1-8` (step 1), `1-3840:x2` (geometric) or `0-240:+15` (arithmetic)."""
+    values: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            raise argparse.ArgumentTypeError(f"empty item in list {text!r}")
+        if "-" in part:
+            rng, _, step = part.partition(":")
+            lo_s, _, hi_s = rng.partition("-")
+            lo, hi = positive_int(lo_s), positive_int(hi_s)
+            if hi < lo:
+                raise argparse.ArgumentTypeError(f"range {part!r} ends before it starts")
+            step = step or "+1"
+            if step[0] not in "x+" or not step[1:].isdigit() or int(step[1:]) < (2 if step[0] == "x" else 1):
+                raise argparse.ArgumentTypeError(f"bad step {step!r} in {part!r}; use :x2 (multiply) or :+15 (add)")
+            k, v = int(step[1:]), lo
+            while v <= hi:
+                values.append(v)
+                v = v * k if step[0] == "x" else v + k
+        else:
+            values.append(positive_int(part))
+    return values
