@@ -16,7 +16,7 @@ from cnnperf.errors import CnnperfError
 
 # verb -> module; the order is the order of `cnnperf --help`.
 COMMANDS = {
-    # "train": added with the engine
+    "train": "cnnperf.commands.train",
     "nets": "cnnperf.commands.nets",
 }
 

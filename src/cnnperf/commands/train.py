@@ -1,0 +1,93 @@
+"""`cnnperf train`: train a network on MNIST; every epoch a timed training, validation and test phase."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from cnnperf.commands._args import nonnegative_int, positive_float, positive_int, unit_interval
+from cnnperf.errors import CnnperfError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a network on MNIST and time each phase (paper Fig. 4)",
+                       description="Train NET on MNIST with per-image SGD. Every epoch runs a training phase, "
+                                   "a forward-only validation phase over the same images and a test phase, each timed.")
+    p.add_argument("--net", default="small", metavar="NET",
+                   help="preset (small, medium, large), TOML file or notation like 29x29-20C4-MP2-150N-10N (default: small)")
+    p.add_argument("--epochs", type=positive_int, default=1, help="epochs (default: 1)")
+    p.add_argument("--train-images", type=positive_int, default=None, metavar="N",
+                   help="use the first N training images (default: all 60,000)")
+    p.add_argument("--test-images", type=positive_int, default=None, metavar="N",
+                   help="use the first N test images (default: all 10,000)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the weight initialisation (default: 0)")
+    p.add_argument("--lr", type=positive_float, default=0.001, help="learning rate of epoch 1 (default: 0.001)")
+    p.add_argument("--lr-decay", type=unit_interval, default=0.993, help="learning-rate factor per epoch (default: 0.993)")
+    p.add_argument("--activation", default=None, help="override the network's activation (scaled_tanh, tanh, sigmoid, relu)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="directory with the MNIST IDX files (default: $CNNPERF_DATA, then ~/.cache/cnnperf/mnist, else download)")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON to PATH")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from cnnperf.fileio import atomic_write_json, check_writable
+    from cnnperf.networks import resolve_network
+
+    spec = resolve_network(args.net, args.activation)
+    if args.json:
+        check_writable(args.json)
+    data, load_seconds = _load(args)
+    from cnnperf.parallel.trainer import TrainConfig, train  # imports the engine lazily
+    config = TrainConfig(epochs=args.epochs, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed, threads=1)
+    with _progress_bar(args.quiet) as progress:
+        result, _ = train(spec, data, config, progress, load_seconds)
+    from cnnperf.report.training import format_training
+    print(format_training(result))
+    if args.json:
+        atomic_write_json(args.json, result.to_json())
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _load(args):
+    from cnnperf.data.mnist import load_mnist
+    from cnnperf.parallel.trainer import Dataset
+
+    t0 = time.perf_counter()
+    m = load_mnist(args.data, args.train_images, args.test_images)
+    data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
+    return data, time.perf_counter() - t0
+
+
+class _progress_bar:
+    """A rich progress bar on stderr: one line per phase of the running epoch."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("epoch {task.fields[epoch]} {task.description:>10}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), console=Console(file=sys.stderr),
+                             transient=True)
+        self._bar.start()
+        self._tasks: dict = {}
+
+        def progress(phase: str, epoch: int, done: int, total: int) -> None:
+            key = (epoch, phase)
+            if key not in self._tasks:
+                self._tasks[key] = self._bar.add_task(phase, total=total, epoch=epoch)
+            self._bar.update(self._tasks[key], completed=done)
+
+        return progress
+
+    def __exit__(self, *exc):
+        if not self.quiet:
+            self._bar.stop()
+        return False
