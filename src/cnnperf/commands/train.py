@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 
 from cnnperf.commands._args import nonnegative_int, positive_float, positive_int, unit_interval
@@ -26,6 +29,13 @@ def register(sub) -> None:
     p.add_argument("--activation", default=None, help="override the network's activation (scaled_tanh, tanh, sigmoid, relu)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="directory with the MNIST IDX files (default: $CNNPERF_DATA, then ~/.cache/cnnperf/mnist, else download)")
+    p.add_argument("--threads", type=positive_int, default=None, metavar="P",
+                   help="worker threads sharing one weight set (default: the cores this process may use; more is oversubscription)")
+    p.add_argument("--shuffle", action="store_true", help="seeded new training order every epoch (default: off, as the paper)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH", help="write a checkpoint atomically after every epoch")
+    p.add_argument("--resume", default=None, metavar="PATH", help="continue the run saved in checkpoint PATH (same epoch numbering and learning rate)")
+    p.add_argument("--max-minutes", type=positive_float, default=None, metavar="M",
+                   help="stop cleanly after the epoch that is running when M minutes have passed")
     p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON to PATH")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -34,21 +44,52 @@ def register(sub) -> None:
 def run(args) -> int:
     from cnnperf.fileio import atomic_write_json, check_writable
     from cnnperf.networks import resolve_network
+    from cnnperf.parallel.checkpoint import load_checkpoint
+    from cnnperf.parallel.run import available_cores, config_from_checkpoint, train
+    from cnnperf.parallel.trainer import TrainConfig
+    from cnnperf.report.training import format_training
 
     spec = resolve_network(args.net, args.activation)
-    if args.json:
-        check_writable(args.json)
+    for path in (args.json, args.checkpoint):
+        if path:
+            check_writable(path)
+    threads = args.threads or available_cores()
+    resume = load_checkpoint(args.resume) if args.resume else None
+    if resume is not None:
+        config = config_from_checkpoint(resume, spec, args.epochs, threads)
+    else:
+        config = TrainConfig(epochs=args.epochs, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed,
+                             threads=threads, shuffle=args.shuffle)
     data, load_seconds = _load(args)
-    from cnnperf.parallel.trainer import TrainConfig, train  # imports the engine lazily
-    config = TrainConfig(epochs=args.epochs, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed, threads=1)
-    with _progress_bar(args.quiet) as progress:
-        result, _ = train(spec, data, config, progress, load_seconds)
-    from cnnperf.report.training import format_training
+    stop = threading.Event()
+    with _progress_bar(args.quiet) as progress, _stop_on_sigint(stop):
+        result, _ = train(spec, data, config, progress=progress, load_seconds=load_seconds,
+                          checkpoint=args.checkpoint, resume=resume, max_minutes=args.max_minutes, stop=stop)
     print(format_training(result))
     if args.json:
         atomic_write_json(args.json, result.to_json())
         print(f"wrote {args.json}")
-    return 0
+    return 130 if result.stopped == "interrupted" else 0
+
+
+@contextlib.contextmanager
+def _stop_on_sigint(stop):
+    """First Ctrl-C: finish the running phase, then stop; a second one aborts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\ninterrupt: stopping after the current phase (Ctrl-C again to abort)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _load(args):

@@ -36,7 +36,13 @@ class PhaseResult:
         if self.worker_seconds:
             doc["slowest_worker_seconds"] = max(self.worker_seconds)
             doc["fastest_worker_seconds"] = min(self.worker_seconds)
+            doc["worker_seconds"] = list(self.worker_seconds)
         return doc
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "PhaseResult":
+        return cls(doc["seconds"], doc["images"], doc["errors"], doc["mean_loss"] * doc["images"],
+                   tuple(doc.get("worker_seconds", ())))
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,10 @@ class EpochResult:
             **{name: getattr(self, name).to_json() for name in PHASES},
         }
 
+    @classmethod
+    def from_json(cls, doc: dict) -> "EpochResult":
+        return cls(doc["epoch"], doc["lr"], *(PhaseResult.from_json(doc[name]) for name in PHASES))
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -72,6 +82,13 @@ class TrainResult:
     compile_seconds: float
     load_seconds: float
     epochs: tuple[EpochResult, ...] = field(default_factory=tuple)
+    cores: int = 0  # cores this process may use
+    stopped: str = "completed"  # or "max-minutes", "interrupted"
+    resumed_from_epoch: int = 0
+
+    @property
+    def oversubscribed(self) -> bool:
+        return bool(self.cores) and self.threads > self.cores
 
     @property
     def total_seconds(self) -> float:
@@ -82,10 +99,14 @@ class TrainResult:
             "net": self.net,
             "notation": self.notation,
             "threads": self.threads,
+            "cores": self.cores,
+            "oversubscribed": self.oversubscribed,
             "seed": self.seed,
             "prep_seconds": self.prep_seconds,
             "compile_seconds": self.compile_seconds,
             "load_seconds": self.load_seconds,
             "total_seconds": self.total_seconds,
+            "stopped": self.stopped,
+            "resumed_from_epoch": self.resumed_from_epoch,
             "epochs": [e.to_json() for e in self.epochs],
         }

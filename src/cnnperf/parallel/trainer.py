@@ -1,23 +1,27 @@
-"""The training loop of paper Fig. 4: every epoch a training, a validation and a test phase.
+"""The CHAOS trainer (paper Fig. 4, NOTES.md "Training").
 
-Each phase splits its images into `threads` static contiguous chunks; every worker owns a
-network instance (engine workspace) and all share one weight store, updated without locks
-(CHAOS, NOTES.md "Training"). With one thread the worker runs in the calling thread.
+One shared weight store; one network instance (engine workspace) per worker, created
+sequentially; each phase (training, validation, test) splits its images into `threads`
+static contiguous chunks; workers run GIL-free engine kernels in Python threads and write
+each layer's update into the shared weights without locks. The end of a phase is an
+implicit barrier. With one thread the worker runs in the calling thread.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from cnnperf.errors import DivergenceError
 from cnnperf.networks import NetworkSpec
-from cnnperf.parallel.results import EpochResult, PhaseResult, TrainResult
+from cnnperf.parallel.pool import WorkerPool
+from cnnperf.parallel.results import EpochResult, PhaseResult
 
-BLOCK_IMAGES = 256  # images per kernel call: progress granularity, negligible overhead
+BLOCK_IMAGES = 256  # images per kernel call: progress and stop granularity, negligible overhead
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,11 @@ class TrainConfig:
     lr_decay: float = 0.993  # per epoch (Cireşan's default)
     seed: int = 0
     threads: int = 1
+    shuffle: bool = False  # seeded per-epoch permutation of the training images
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 1-based `epoch`: lr * decay^(epoch-1)."""
+        return self.lr * self.lr_decay ** (epoch - 1)
 
 
 @dataclass(frozen=True)
@@ -46,51 +55,53 @@ def chunk_bounds(n_images: int, threads: int) -> list[tuple[int, int]]:
     return [(k * n_images // threads, (k + 1) * n_images // threads) for k in range(threads)]
 
 
+def epoch_order(n_images: int, seed: int, epoch: int) -> np.ndarray:
+    """Seeded training order of one epoch (depends only on seed and epoch, so resume repeats it)."""
+    return np.random.default_rng([seed, epoch]).permutation(n_images)
+
+
 class Trainer:
     """Owns the shared weights and the per-worker network instances of one run."""
 
-    def __init__(self, spec: NetworkSpec, config: TrainConfig, weights: np.ndarray | None = None):
-        from cnnperf import engine  # lazy: compiles/loads kernels
-
+    def __init__(self, spec: NetworkSpec, config: TrainConfig, weights: np.ndarray | None = None, engine=None):
+        if engine is None:
+            from cnnperf import engine  # lazy: loads or compiles the kernels
         self.engine, self.spec, self.config = engine, spec, config
-        t0 = time.perf_counter()
         self.compile_seconds = self._warm_up()
-        t1 = time.perf_counter()
+        t0 = time.perf_counter()
         self.layout = engine.build_layout(spec)
         self.weights = engine.init_weights(self.layout, config.seed) if weights is None else weights
-        self.workspaces = [engine.new_workspace(self.layout) for _ in range(config.threads)]  # sequential, as the paper
-        self.prep_seconds = time.perf_counter() - t1
-        self._pool = ThreadPoolExecutor(config.threads) if config.threads > 1 else None
+        self.workspaces = [engine.new_workspace(self.layout) for _ in range(config.threads)]  # sequential
+        self.prep_seconds = time.perf_counter() - t0  # grows by the per-epoch bookkeeping
+        self._pool = WorkerPool(config.threads) if config.threads > 1 else None
+        self._shuffled: np.ndarray | None = None
 
     def _warm_up(self) -> float:
-        """Compile (or load from cache) the kernels outside the timed region. Returns seconds."""
+        """Compile (or load from the cache) every kernel outside the timed region. Returns seconds."""
         t0 = time.perf_counter()
-        layout = self.engine.build_layout(self.spec)
-        w = self.engine.init_weights(layout, 0)
-        ws = self.engine.new_workspace(layout)
-        x = np.zeros((1, *self._input_shape()), dtype=np.float32)
-        y = np.zeros(1, dtype=np.int64)
-        self.engine.train_images(layout, w, ws, x, y, 0, 1, 0.0)
-        self.engine.evaluate_images(layout, w, ws, x, y, 0, 1)
-        return time.perf_counter() - t0
-
-    def _input_shape(self) -> tuple[int, ...]:
+        eng = self.engine
+        layout = eng.build_layout(self.spec)
+        w, ws = eng.init_weights(layout, 0), eng.new_workspace(layout)
         s = self.spec.shapes[0]
-        return (s.size, s.size) if s.maps == 1 else (s.maps, s.size, s.size)
+        x = np.zeros((1, s.size, s.size) if s.maps == 1 else (1, s.maps, s.size, s.size), dtype=np.float32)
+        y = np.zeros(1, dtype=np.int64)
+        eng.train_images(layout, w, ws, x, y, 0, 1, 0.0)
+        eng.evaluate_images(layout, w, ws, x, y, 0, 1)
+        return time.perf_counter() - t0
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.close()
 
     def _worker(self, k, phase, images, labels, lo, hi, lr, tick) -> tuple[int, float, float]:
-        ws, eng = self.workspaces[k], self.engine
+        ws, eng, layout, weights = self.workspaces[k], self.engine, self.layout, self.weights
         errors, loss, t0 = 0, 0.0, time.perf_counter()
         for start in range(lo, hi, BLOCK_IMAGES):
             stop = min(hi, start + BLOCK_IMAGES)
             if phase == "train":
-                e, l = eng.train_images(self.layout, self.weights, ws, images, labels, start, stop, lr)
+                e, l = eng.train_images(layout, weights, ws, images, labels, start, stop, lr)
             else:
-                e, l = eng.evaluate_images(self.layout, self.weights, ws, images, labels, start, stop)
+                e, l = eng.evaluate_images(layout, weights, ws, images, labels, start, stop)
             errors, loss = errors + e, loss + l
             tick(stop - start)
         return errors, loss, time.perf_counter() - t0
@@ -101,46 +112,58 @@ class Trainer:
         if self._pool is None:
             results = [self._worker(0, phase, images, labels, *bounds[0], lr, tick)]
         else:
-            futures = [self._pool.submit(self._worker, k, phase, images, labels, lo, hi, lr, tick)
-                       for k, (lo, hi) in enumerate(bounds)]
-            results = [f.result() for f in futures]  # implicit barrier
+            results = self._pool.run(lambda k: self._worker(k, phase, images, labels, *bounds[k], lr, tick))
         seconds = time.perf_counter() - t0
-        return PhaseResult(seconds, len(images), sum(r[0] for r in results), float(sum(r[1] for r in results)),
-                           tuple(r[2] for r in results))
+        return PhaseResult(seconds, len(images), sum(r[0] for r in results),
+                           float(sum(r[1] for r in results)), tuple(r[2] for r in results))
 
-    def run_epoch(self, epoch: int, data: Dataset, progress: Progress | None = None) -> EpochResult:
-        """Epoch `epoch` (1-based): learning rate lr * decay^(epoch-1)."""
-        lr = self.config.lr * self.config.lr_decay ** (epoch - 1)
+    def _training_set(self, data: Dataset, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """The training images in this epoch's order (per-epoch bookkeeping, counted in prep)."""
+        if not self.config.shuffle:
+            return data.train_images, data.train_labels
+        t0 = time.perf_counter()
+        order = epoch_order(len(data.train_images), self.config.seed, epoch)
+        if self._shuffled is None:
+            self._shuffled = np.empty_like(data.train_images)
+        np.take(data.train_images, order, axis=0, out=self._shuffled)
+        labels = data.train_labels[order]
+        self.prep_seconds += time.perf_counter() - t0
+        return self._shuffled, labels
+
+    def run_epoch(self, epoch: int, data: Dataset, progress: Progress | None = None,
+                  stop: threading.Event | None = None) -> EpochResult | None:
+        """Epoch `epoch` (1-based). Returns None if `stop` was set (the epoch is abandoned after a phase)."""
+        lr = self.config.lr_at(epoch)
+        train_x, train_y = self._training_set(data, epoch)
         phases = {}
-        for phase, images, labels in (("train", data.train_images, data.train_labels),
-                                      ("validation", data.train_images, data.train_labels),
+        for phase, images, labels in (("train", train_x, train_y), ("validation", train_x, train_y),
                                       ("test", data.test_images, data.test_labels)):
-            tick = _ticker(progress, phase, epoch, len(images))
-            phases[phase] = self.run_phase(phase, images, labels, lr, tick)
+            phases[phase] = result = self.run_phase(phase, images, labels, lr, _ticker(progress, phase, epoch, len(images)))
+            self.check_finite(epoch, phase, result)
+            if stop is not None and stop.is_set():
+                return None
         return EpochResult(epoch, lr, phases["train"], phases["validation"], phases["test"])
+
+    def check_finite(self, epoch: int, phase: str, result: PhaseResult) -> None:
+        """Divergence detection: a NaN/inf loss or weight raises DivergenceError naming the layer."""
+        if phase == "train" or not np.isfinite(result.loss_sum):
+            for s in self.spec.shapes:
+                if s.weights and not all(np.isfinite(a).all() for a in self.engine.layer_params(self.layout, self.weights, s.index)):
+                    raise DivergenceError(f"training diverged in epoch {epoch}, {phase} phase: non-finite weights in layer {s.index} ({s.kind})")
+        if not np.isfinite(result.loss_sum):
+            out = self.spec.shapes[-1]
+            raise DivergenceError(f"training diverged in epoch {epoch}, {phase} phase: non-finite loss at layer {out.index} (output)")
 
 
 def _ticker(progress: Progress | None, phase: str, epoch: int, total: int):
     if progress is None:
         return lambda n: None
-    done = [0]
+    done, lock = [0], threading.Lock()
 
     def tick(n: int) -> None:
-        done[0] += n  # list append/add under the GIL; progress only
-        progress(phase, epoch, done[0], total)
+        with lock:
+            done[0] += n
+            progress(phase, epoch, done[0], total)
 
     progress(phase, epoch, 0, total)
     return tick
-
-
-def train(spec: NetworkSpec, data: Dataset, config: TrainConfig, progress: Progress | None = None,
-          load_seconds: float = 0.0) -> tuple[TrainResult, np.ndarray]:
-    """Run `config.epochs` epochs. Returns the result record and the final weight store."""
-    trainer = Trainer(spec, config)
-    try:
-        epochs = tuple(trainer.run_epoch(e, data, progress) for e in range(1, config.epochs + 1))
-    finally:
-        trainer.close()
-    result = TrainResult(spec.name, spec.notation(), config.threads, config.seed, trainer.prep_seconds,
-                         trainer.compile_seconds, load_seconds, epochs)
-    return result, trainer.weights
