@@ -1,0 +1,107 @@
+"""Engine units: layout alignment, activations, float32 vs float64, determinism, layer_params."""
+
+import numpy as np
+import pytest
+
+from cnnperf import engine
+from cnnperf.engine.activations import tanh_approx
+from cnnperf.networks import preset
+
+
+def test_tanh_approximation_error():
+    x = np.linspace(-12, 12, 200_001).astype(np.float32)
+    approx = np.array([tanh_approx(v) for v in x[::50]], dtype=np.float64)
+    assert np.abs(approx - np.tanh(x[::50].astype(np.float64))).max() < 1e-6
+
+
+@pytest.mark.parametrize("net", ["small", "medium", "large"])
+def test_layout_blocks_are_64_byte_aligned_and_disjoint(net):
+    layout = engine.build_layout(preset(net))
+    w = engine.init_weights(layout, 0)
+    assert w.ctypes.data % 64 == 0
+    seen = np.zeros(w.size, bool)
+    for i in engine.weighted_layers(layout):
+        for sl in layout.weight_slices(i):
+            assert sl.start % 16 == 0
+            assert not seen[sl].any()
+            seen[sl] = True
+    assert seen.sum() == preset(net).n_weights
+
+
+def test_layer_params_torch_shapes_are_views():
+    spec = preset("medium")
+    layout = engine.build_layout(spec)
+    w = engine.init_weights(layout, 0)
+    W, b = engine.layer_params(layout, w, 3)
+    assert W.shape == (40, 20, 5, 5) and b.shape == (40,)
+    W[0, 0, 0, 0] = 123.0
+    assert 123.0 in w
+    W, b = engine.layer_params(layout, w, 5)
+    assert W.shape == (150, 360)
+
+
+def test_seeded_init_is_reproducible_and_in_range():
+    layout = engine.build_layout(preset("small"))
+    a, b, c = (engine.init_weights(layout, s) for s in (1, 1, 2))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    W, _ = engine.layer_params(layout, a, 5)
+    assert np.abs(W).max() <= np.sqrt(3 / 90) + 1e-7
+
+
+def _data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, (n, 29, 29)).astype(np.float32), rng.integers(0, 10, n)
+
+
+@pytest.mark.parametrize("net", ["small", "medium", "large"])
+def test_float32_matches_float64_path(net):
+    """Training steps in float32 (tanh approximation) track the float64 check path."""
+    spec = preset(net)
+    layout = engine.build_layout(spec)
+    x, y = _data(5)
+    w32 = engine.init_weights(layout, 0)
+    w64 = w32.astype(np.float64)
+    e32, l32 = engine.train_images(layout, w32, engine.new_workspace(layout), x, y, 0, 5, 0.01)
+    e64, l64 = engine.train_images(layout, w64, engine.new_workspace(layout, np.float64), x, y, 0, 5, 0.01)
+    assert e32 == e64
+    assert l32 == pytest.approx(l64, rel=1e-4)
+    moved = np.abs(w64 - w32.astype(np.float64)).max()
+    step = np.abs(w64 - engine.init_weights(layout, 0).astype(np.float64)).max()
+    assert step > 0 and moved < 1e-3 * step + 1e-6
+
+
+def test_training_is_bit_reproducible_and_evaluation_does_not_write_weights():
+    layout = engine.build_layout(preset("small"))
+    x, y = _data(64)
+    runs = []
+    for _ in range(2):
+        w = engine.init_weights(layout, 3)
+        ws = engine.new_workspace(layout)
+        r = engine.train_images(layout, w, ws, x, y, 0, 64, 0.005)
+        before = w.copy()
+        ev = engine.evaluate_images(layout, w, ws, x, y, 0, 64)
+        assert np.array_equal(before, w)
+        runs.append((w, r, ev))
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1:] == runs[1][1:]
+
+
+def test_subrange_and_errors_counted():
+    layout = engine.build_layout(preset("small"))
+    w = engine.init_weights(layout, 0)
+    ws = engine.new_workspace(layout)
+    x, y = _data(20)
+    e_all, l_all = engine.evaluate_images(layout, w, ws, x, y, 0, 20)
+    e1, l1 = engine.evaluate_images(layout, w, ws, x, y, 0, 7)
+    e2, l2 = engine.evaluate_images(layout, w, ws, x, y, 7, 20)
+    assert e_all == e1 + e2 and l_all == pytest.approx(l1 + l2)
+    probs = np.array([engine.forward_image(layout, w, ws, x[k]) for k in range(20)])
+    assert np.allclose(probs.sum(axis=1), 1)
+    assert e_all == int((probs.argmax(axis=1) != y).sum())
+    assert l_all == pytest.approx(-np.log(probs[np.arange(20), y]).sum(), rel=1e-5)
+
+
+def test_dtype_mismatch_is_refused():
+    layout = engine.build_layout(preset("small"))
+    with pytest.raises(TypeError):
+        engine.train_images(layout, engine.init_weights(layout, 0, np.float64), engine.new_workspace(layout),
+                            *_data(2), 0, 2, 0.1)
