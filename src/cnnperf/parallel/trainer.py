@@ -70,7 +70,11 @@ class Trainer:
         self.compile_seconds = self._warm_up()
         t0 = time.perf_counter()
         self.layout = engine.build_layout(spec)
-        self.weights = engine.init_weights(self.layout, config.seed) if weights is None else weights
+        self.weights = engine.init_weights(self.layout, config.seed)  # aligned shared store
+        if weights is not None:
+            if weights.shape != self.weights.shape:
+                raise ValueError(f"weights of shape {weights.shape} do not fit {spec.notation()} {self.weights.shape}")
+            self.weights[:] = weights
         self.workspaces = [engine.new_workspace(self.layout) for _ in range(config.threads)]  # sequential
         self.prep_seconds = time.perf_counter() - t0  # grows by the per-epoch bookkeeping
         self._pool = WorkerPool(config.threads) if config.threads > 1 else None
