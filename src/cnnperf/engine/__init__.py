@@ -45,12 +45,14 @@ class Workspace:
     dcol: np.ndarray
     grad: np.ndarray
     gout: np.ndarray  # empty: update the weights; else receives the gradient (check path)
+    bucket: np.ndarray  # int scratch: maps bucketed by arg-max pixel (sparse conv backward)
 
 
 def new_workspace(layout: Layout, dtype=np.float32) -> Workspace:
     z = lambda n: aligned_zeros(n, dtype)  # noqa: E731
     return Workspace(z(layout.act_size), z(layout.act_size), aligned_zeros(layout.arg_size, np.int64),
-                     z(layout.col_size), z(layout.dcol_size), z(layout.grad_size), np.empty(0, dtype=dtype))
+                     z(layout.col_size), z(layout.dcol_size), z(layout.grad_size), np.empty(0, dtype=dtype),
+                     aligned_zeros(layout.bucket_size, np.int64))
 
 
 def weighted_layers(layout: Layout) -> list[int]:
@@ -95,7 +97,7 @@ def _check(layout: Layout, weights: np.ndarray, ws: Workspace) -> None:
 def train_images(layout: Layout, weights, ws: Workspace, images, labels, lo: int, hi: int, lr: float) -> tuple[int, float]:
     """Per-image SGD over images[lo:hi], updating `weights` in place. Returns (errors, loss sum)."""
     _check(layout, weights, ws)
-    e, loss = _net.train_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.gout,
+    e, loss = _net.train_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.gout, ws.bucket,
                                 _rows(images, weights.dtype), np.asarray(labels, dtype=np.int64), lo, hi,
                                 weights.dtype.type(lr), layout.activation, weights.dtype == np.float64)
     return int(e), float(loss)
@@ -126,9 +128,9 @@ def loss_and_gradient(layout: Layout, weights: np.ndarray, image, label: int) ->
     w = np.ascontiguousarray(weights, dtype=np.float64)
     base = new_workspace(layout, np.float64)
     gout = np.zeros(layout.n_weights_padded)
-    ws = Workspace(base.act, base.delta, base.arg, base.col, base.dcol, base.grad, gout)
+    ws = Workspace(base.act, base.delta, base.arg, base.col, base.dcol, base.grad, gout, base.bucket)
     x = np.asarray(image, dtype=np.float64)[None]
-    _, loss = _net.train_images(layout.desc, w, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, gout,
+    _, loss = _net.train_images(layout.desc, w, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, gout, ws.bucket,
                                 _rows(x, np.float64), np.array([label], dtype=np.int64), 0, 1, 1.0,
                                 layout.activation, True)
     return float(loss), gout

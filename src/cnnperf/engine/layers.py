@@ -15,21 +15,36 @@ from cnnperf.engine.activations import U, ZERO, derivative, kernel
 
 
 @kernel
-def conv_forward_direct(W, w_off, b_off, x, x_off, H, M, K, out, o_off):
-    """One input map: out[U(m)] = b[m] + sum_ky,kx W[U(m,ky,kx)] * x[U(oy+ky, ox+kx)] (valid)."""
+def conv_forward_direct(W, w_off, b_off, x, x_off, H, M, K, wide, wd_off, out, o_off):
+    """One input map, "wide" direct convolution: out[m, j] for j = oy*H + ox over whole input
+    rows (columns ox >= O are discarded), so every tap is one long contiguous FMA stream."""
     O = H - K + 1
+    J = (O - 1) * H + O
     for m in range(M):
+        base = wd_off + m * J
         b = W[U(b_off + m)]
+        for j in range(J):
+            wide[U(base + j)] = b
+        for ky in range(K):
+            kx = 0
+            while kx + 4 <= K:
+                t = w_off + m * K * K + ky * K + kx
+                w0, w1, w2, w3 = W[U(t)], W[U(t + 1)], W[U(t + 2)], W[U(t + 3)]
+                src = x_off + ky * H + kx
+                for j in range(J):
+                    wide[U(base + j)] += (w0 * x[U(src + j)] + w1 * x[U(src + j + 1)]
+                                          + w2 * x[U(src + j + 2)] + w3 * x[U(src + j + 3)])
+                kx += 4
+            while kx < K:
+                w0 = W[U(w_off + m * K * K + ky * K + kx)]
+                src = x_off + ky * H + kx
+                for j in range(J):
+                    wide[U(base + j)] += w0 * x[U(src + j)]
+                kx += 1
         for oy in range(O):
-            row = o_off + m * O * O + oy * O
+            dst, src = o_off + m * O * O + oy * O, base + oy * H
             for ox in range(O):
-                out[U(row + ox)] = b
-            for ky in range(K):
-                xrow = x_off + (oy + ky) * H
-                for kx in range(K):
-                    w = W[U(w_off + m * K * K + ky * K + kx)]
-                    for ox in range(O):
-                        out[U(row + ox)] += w * x[U(xrow + kx + ox)]
+                out[U(dst + ox)] = wide[U(src + ox)]
 
 
 @kernel
@@ -44,8 +59,12 @@ def im2col(x, x_off, C, H, K, col, c_off):
                 for ky in range(K):
                     src = x_off + c * H * H + (oy + ky) * H + ox
                     dst = base + c * K * K + ky * K
-                    for kx in range(K):
-                        col[U(dst + kx)] = x[U(src + kx)]
+                    if K <= 8:  # one fixed 8-wide copy (vectorised); its overhang is overwritten next
+                        for kx in range(8):
+                            col[U(dst + kx)] = x[U(src + kx)]
+                    else:
+                        for kx in range(K):
+                            col[U(dst + kx)] = x[U(src + kx)]
 
 
 @kernel
@@ -106,22 +125,41 @@ def gemm_bias_nt(W, w_off, b_off, M, F, col, c_off, P, out, o_off):
 
 @kernel
 def maxpool_forward(x, x_off, M, H, S, out, o_off, arg, g_off):
-    """Non-overlapping S x S max pooling; arg keeps the in-map index of each maximum."""
+    """Non-overlapping S x S max pooling; arg keeps the in-map index of each maximum (the
+    first one on ties). Branch-free selects: data-dependent branches would mispredict."""
     Q = H // S
     for m in range(M):
         base = x_off + m * H * H
         for qy in range(Q):
+            o = o_off + m * Q * Q + qy * Q
+            g = g_off + m * Q * Q + qy * Q
+            r0 = qy * S * H
+            if S == 2:
+                for qx in range(Q):
+                    i0 = r0 + 2 * qx
+                    a, b = x[U(base + i0)], x[U(base + i0 + 1)]
+                    c, d = x[U(base + i0 + H)], x[U(base + i0 + H + 1)]
+                    best, bi = a, i0
+                    t = b > best
+                    best, bi = (b if t else best), (i0 + 1 if t else bi)
+                    t = c > best
+                    best, bi = (c if t else best), (i0 + H if t else bi)
+                    t = d > best
+                    best, bi = (d if t else best), (i0 + H + 1 if t else bi)
+                    out[U(o + qx)] = best
+                    arg[U(g + qx)] = bi
+                continue
             for qx in range(Q):
-                best_i = (qy * S) * H + qx * S
-                best = x[U(base + best_i)]
+                i0 = r0 + qx * S
+                best, bi = x[U(base + i0)], i0
                 for dy in range(S):
                     for dx in range(S):
-                        i = (qy * S + dy) * H + qx * S + dx
+                        i = i0 + dy * H + dx
                         v = x[U(base + i)]
-                        if v > best:
-                            best, best_i = v, i
-                out[U(o_off + m * Q * Q + qy * Q + qx)] = best
-                arg[U(g_off + m * Q * Q + qy * Q + qx)] = best_i
+                        t = v > best
+                        best, bi = (v if t else best), (i if t else bi)
+                out[U(o + qx)] = best
+                arg[U(g + qx)] = bi
 
 
 @kernel
@@ -167,33 +205,74 @@ def full_backward(W, w_off, N, F, x, x_off, dz, d_off, grad, gb, dx, dx_off, nee
 
 
 @kernel
-def conv_backward_sparse(W, w_off, M, F, P, Q, y, y_off, dpool, p_off, arg, g_off, kind,
-                         col, c_off, grad, gb, dcol, need_dx):
-    """Convolution under max pooling: only each pooling window's arg-max pixel has a delta.
+def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g_off, kind,
+                         col, c_off, grad, gb, dcol, need_dx, bucket):
+    """Convolution under S x S max pooling: only each window's arg-max pixel has a delta.
 
-    grad[U(m, :)] += d * col[U(pix, :)]; dcol[U(pix, :)] += d * W[U(m, :)] (dcol zeroed here if needed).
+    grad[m, :] = sum_q d[m, q] col[arg[m, q], :], four rows per pass over grad[m, :];
+    dcol[p, :] = sum of d[m, q] W[m, :] over the maps whose arg-max is p, written once per
+    pixel (maps bucketed per window pixel in the int scratch `bucket`, M*S*S + S*S long).
+    The pooled delta dpool is turned into d (times f') in place; it is not needed afterwards.
     """
-    for i in range(M * F):
-        grad[U(i)] = ZERO
-    for m in range(M):
-        grad[U(gb + m)] = ZERO
-    if need_dx:
-        for i in range(P * F):
-            dcol[U(i)] = ZERO
+    P = O * O
     for m in range(M):
         for q in range(Q):
-            pix = arg[U(g_off + m * Q + q)]
-            d = dpool[U(p_off + m * Q + q)] * derivative(y[U(y_off + m * P + pix)], kind)
-            if d == ZERO:
-                continue
-            grad[U(gb + m)] += d
-            g, c = m * F, c_off + pix * F
+            k = p_off + m * Q + q
+            dpool[U(k)] *= derivative(y[U(y_off + m * P + arg[U(g_off + m * Q + q)])], kind)
+    for m in range(M):
+        g, base, ab = m * F, p_off + m * Q, g_off + m * Q
+        s = ZERO
+        for q in range(Q):
+            s += dpool[U(base + q)]
+        grad[U(gb + m)] = s
+        for f in range(F):
+            grad[U(g + f)] = ZERO
+        q = 0
+        while q + 4 <= Q:
+            d0, d1, d2, d3 = dpool[U(base + q)], dpool[U(base + q + 1)], dpool[U(base + q + 2)], dpool[U(base + q + 3)]
+            c0, c1 = c_off + arg[U(ab + q)] * F, c_off + arg[U(ab + q + 1)] * F
+            c2, c3 = c_off + arg[U(ab + q + 2)] * F, c_off + arg[U(ab + q + 3)] * F
             for f in range(F):
-                grad[U(g + f)] += d * col[U(c + f)]
-            if need_dx:
-                w, dc = w_off + m * F, pix * F
+                grad[U(g + f)] += d0 * col[U(c0 + f)] + d1 * col[U(c1 + f)] + d2 * col[U(c2 + f)] + d3 * col[U(c3 + f)]
+            q += 4
+        while q < Q:
+            d0, c0 = dpool[U(base + q)], c_off + arg[U(ab + q)] * F
+            for f in range(F):
+                grad[U(g + f)] += d0 * col[U(c0 + f)]
+            q += 1
+    if not need_dx:
+        return
+    SS = S * S
+    Qs = O // S
+    for q in range(Q):
+        qy, qx = q // Qs, q % Qs
+        for k in range(SS):
+            bucket[U(M * SS + k)] = 0
+        for m in range(M):  # bucket the maps by their arg-max pixel inside window q
+            pix = arg[U(g_off + m * Q + q)]
+            k = ((pix // O) - qy * S) * S + (pix % O) - qx * S
+            n = bucket[U(M * SS + k)]
+            bucket[U(k * M + n)] = m
+            bucket[U(M * SS + k)] = n + 1
+        for k in range(SS):
+            row = ((qy * S + k // S) * O + qx * S + k % S) * F
+            n = bucket[U(M * SS + k)]
+            for f in range(F):
+                dcol[U(row + f)] = ZERO
+            j = 0
+            while j < n:  # up to four maps per pass over the row
+                m0 = bucket[U(k * M + j)]
+                m1 = bucket[U(k * M + j + 1)] if j + 1 < n else m0
+                m2 = bucket[U(k * M + j + 2)] if j + 2 < n else m0
+                m3 = bucket[U(k * M + j + 3)] if j + 3 < n else m0
+                e0 = dpool[U(p_off + m0 * Q + q)]
+                e1 = dpool[U(p_off + m1 * Q + q)] if j + 1 < n else ZERO
+                e2 = dpool[U(p_off + m2 * Q + q)] if j + 2 < n else ZERO
+                e3 = dpool[U(p_off + m3 * Q + q)] if j + 3 < n else ZERO
+                w0, w1, w2, w3 = w_off + m0 * F, w_off + m1 * F, w_off + m2 * F, w_off + m3 * F
                 for f in range(F):
-                    dcol[U(dc + f)] += d * W[U(w + f)]
+                    dcol[U(row + f)] += e0 * W[U(w0 + f)] + e1 * W[U(w1 + f)] + e2 * W[U(w2 + f)] + e3 * W[U(w3 + f)]
+                j += 4
 
 
 @kernel
@@ -244,42 +323,48 @@ def col2im(dcol, C, H, K, dx, dx_off):
 
 
 @kernel
-def conv_grad_direct_sparse(M, K, H, O, Q, x, x_off, y, y_off, dpool, p_off, arg, g_off, kind, grad, gb):
-    """First-layer convolution under pooling: weight gradient from the arg-max pixels only."""
-    F = K * K
-    for i in range(M * F):
-        grad[U(i)] = ZERO
+def wide_delta_sparse(M, O, H, nq, y, y_off, dpool, p_off, arg, g_off, kind, dzw, w_off):
+    """First layer under pooling: scatter the arg-max deltas (through f') into wide rows (j = oy*H + ox)."""
+    J = (O - 1) * H + O
+    for i in range(M * J):
+        dzw[U(w_off + i)] = ZERO
     for m in range(M):
-        grad[U(gb + m)] = ZERO
-        for q in range(Q):
-            pix = arg[U(g_off + m * Q + q)]
-            d = dpool[U(p_off + m * Q + q)] * derivative(y[U(y_off + m * O * O + pix)], kind)
-            if d == ZERO:
-                continue
-            grad[U(gb + m)] += d
-            oy, ox = pix // O, pix % O
-            for ky in range(K):
-                src = x_off + (oy + ky) * H + ox
-                for kx in range(K):
-                    grad[U(m * F + ky * K + kx)] += d * x[U(src + kx)]
+        for q in range(nq):
+            pix = arg[U(g_off + m * nq + q)]
+            d = dpool[U(p_off + m * nq + q)] * derivative(y[U(y_off + m * O * O + pix)], kind)
+            dzw[U(w_off + m * J + (pix // O) * H + pix % O)] = d
 
 
 @kernel
-def conv_grad_direct_dense(M, K, H, O, x, x_off, dz, z_off, grad, gb):
-    """First-layer convolution, dense delta: grad[U(m, ky, kx)] = sum_oy,ox dz[U(m, oy, ox)] x[U(oy+ky, ox+kx)]."""
+def wide_delta_dense(M, O, H, dz, z_off, dzw, w_off):
+    """First layer, dense delta (through f'): copy into wide rows, zeros in the ox >= O columns."""
+    J = (O - 1) * H + O
     for m in range(M):
+        for oy in range(O):
+            dst, src = w_off + m * J + oy * H, z_off + m * O * O + oy * O
+            for ox in range(O):
+                dzw[U(dst + ox)] = dz[U(src + ox)]
+            if oy < O - 1:
+                for ox in range(O, H):
+                    dzw[U(dst + ox)] = ZERO
+
+
+@kernel
+def conv_grad_direct(M, K, H, O, x, x_off, dzw, w_off, grad, gb):
+    """One-map first layer: grad[m, ky, kx] = sum_j dzw[m, j] * x[j + ky*H + kx] (long dot products)."""
+    J = (O - 1) * H + O
+    for m in range(M):
+        row = w_off + m * J
         s = ZERO
-        for i in range(O * O):
-            s += dz[U(z_off + m * O * O + i)]
+        for j in range(J):
+            s += dzw[U(row + j)]
         grad[U(gb + m)] = s
         for ky in range(K):
             for kx in range(K):
+                src = x_off + ky * H + kx
                 t = ZERO
-                for oy in range(O):
-                    src = x_off + (oy + ky) * H + kx
-                    row = z_off + m * O * O + oy * O
-                    for ox in range(O):
-                        t += dz[U(row + ox)] * x[U(src + ox)]
+                for j in range(J):
+                    t += dzw[U(row + j)] * x[U(src + j)]
                 grad[U(m * K * K + ky * K + kx)] = t
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from cnnperf.networks import NetworkSpec
 
 ALIGN_FLOATS = 16  # 64 bytes of float32
+SLACK = 16  # floats after buffers that fixed-width copies may overrun (values there are scratch)
 KINDS = {"input": 0, "conv": 1, "maxpool": 2, "full": 3, "output": 4}
 ACTIVATION_IDS = {"scaled_tanh": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 
@@ -38,6 +39,7 @@ class Layout:
     col_size: int  # im2col buffers of all conv layers (kept from forward for backward)
     dcol_size: int  # the largest conv layer's column gradient
     grad_size: int  # the largest layer's weight + bias gradient
+    bucket_size: int  # int scratch of the sparse conv backward: M*S*S + S*S
     activation: int
 
     def weight_slices(self, index: int) -> tuple[slice, slice]:
@@ -51,7 +53,7 @@ def build_layout(spec: NetworkSpec) -> Layout:
     shapes = spec.shapes
     desc = np.zeros((len(shapes), N_FIELDS), dtype=np.int64)
     w_off = a_off = arg_off = 0
-    col = dcol = grad = 0
+    col = dcol = grad = bucket = 0
     for i, s in enumerate(shapes):
         d = desc[i]
         d[KIND], d[MAPS], d[SIZE], d[KERNEL], d[FAN_IN] = KINDS[s.kind], s.maps, s.size, s.kernel, s.fan_in
@@ -69,14 +71,18 @@ def build_layout(spec: NetworkSpec) -> Layout:
             grad = max(grad, _align(n_w) + _align(s.maps))
         if s.kind == "conv":
             d[DIRECT] = 1 if (prev.maps == 1 and i == 1) else 0
-            if not d[DIRECT]:
-                d[COL_OFF] = col
-                col += _align(s.size * s.size * s.fan_in)
+            d[COL_OFF] = col
+            if d[DIRECT]:  # the "wide" output rows of the direct convolution
+                col += _align(s.maps * ((s.size - 1) * prev.size + s.size)) + SLACK
+            else:  # im2col rows, kept from forward for backward
+                col += _align(s.size * s.size * s.fan_in) + SLACK
                 dcol = max(dcol, s.size * s.size * s.fan_in)
             nxt = shapes[i + 1] if i + 1 < len(shapes) else None
             d[POOLED] = 1 if nxt is not None and nxt.kind == "maxpool" else 0
+            if d[POOLED]:
+                bucket = max(bucket, (s.maps + 1) * nxt.kernel * nxt.kernel)
         if s.kind == "maxpool":
             d[ARG_OFF] = arg_off
             arg_off += _align(s.neurons)
-    return Layout(spec, desc, int(w_off), int(a_off), int(max(arg_off, 1)), int(max(col, 1)), int(max(dcol, 1)), int(max(grad, 1)),
+    return Layout(spec, desc, int(w_off), int(a_off) + SLACK, int(max(arg_off, 1)), int(max(col, 1)), int(max(dcol, 1)), int(max(grad, 1)), int(max(bucket, 1)),
                   ACTIVATION_IDS[spec.activation])

@@ -13,8 +13,8 @@ import numpy as np
 from cnnperf.engine.activations import U, ZERO, activate, kernel, scale_by_derivative
 from cnnperf.engine.layers import (
     apply_update, col2im, conv_backward_dense, conv_backward_sparse, conv_forward_direct,
-    conv_grad_direct_dense, conv_grad_direct_sparse, full_backward, full_forward, gemm_bias_nt,
-    im2col, maxpool_backward, maxpool_forward,
+    conv_grad_direct, full_backward, full_forward, gemm_bias_nt,
+    im2col, maxpool_backward, maxpool_forward, wide_delta_dense, wide_delta_sparse,
 )
 from cnnperf.engine.layout import (
     A_IN, A_OFF, ARG_OFF, B_OFF, COL_OFF, DIRECT, FAN_IN, IN_MAPS, IN_SIZE, KERNEL, KIND, MAPS,
@@ -30,7 +30,7 @@ def forward(desc, W, act, arg, col, act_kind, exact):
         a_in, a_out = desc[i, A_IN], desc[i, A_OFF]
         if k == 1:
             if desc[i, DIRECT]:
-                conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, act, a_out)
+                conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, col, desc[i, COL_OFF], act, a_out)
             else:
                 im2col(act, a_in, C, H, K, col, desc[i, COL_OFF])
                 gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, desc[i, COL_OFF], O * O, act, a_out)
@@ -63,7 +63,7 @@ def softmax_delta(act, o_off, N, label, delta):
 
 
 @kernel
-def backward(desc, W, act, delta, arg, col, dcol, grad, gout, lr, act_kind):
+def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind):
     """Back-propagate from the output delta, updating each layer's weights right after it."""
     for i in range(desc.shape[0] - 1, 0, -1):
         k, M, O, C, H, K, F = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
@@ -84,14 +84,16 @@ def backward(desc, W, act, delta, arg, col, dcol, grad, gout, lr, act_kind):
                 nq = desc[i + 1, SIZE] * desc[i + 1, SIZE]
                 p_off, g_off = desc[i + 1, A_OFF], desc[i + 1, ARG_OFF]
                 if desc[i, DIRECT]:
-                    conv_grad_direct_sparse(M, K, H, O, nq, act, a_in, act, a_out, delta, p_off, arg, g_off, act_kind, grad, gb)
+                    wide_delta_sparse(M, O, H, nq, act, a_out, delta, p_off, arg, g_off, act_kind, col, desc[i, COL_OFF])
+                    conv_grad_direct(M, K, H, O, act, a_in, col, desc[i, COL_OFF], grad, gb)
                 else:
-                    conv_backward_sparse(W, w_off, M, F, P, nq, act, a_out, delta, p_off, arg, g_off, act_kind,
-                                         col, desc[i, COL_OFF], grad, gb, dcol, need_dx)
+                    conv_backward_sparse(W, w_off, M, F, O, desc[i + 1, KERNEL], nq, act, a_out, delta, p_off, arg, g_off,
+                                         act_kind, col, desc[i, COL_OFF], grad, gb, dcol, need_dx, bucket)
             else:
                 scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
                 if desc[i, DIRECT]:
-                    conv_grad_direct_dense(M, K, H, O, act, a_in, delta, a_out, grad, gb)
+                    wide_delta_dense(M, O, H, delta, a_out, col, desc[i, COL_OFF])
+                    conv_grad_direct(M, K, H, O, act, a_in, col, desc[i, COL_OFF], grad, gb)
                 else:
                     conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, desc[i, COL_OFF], grad, gb, dcol, need_dx)
             if need_dx and not desc[i, DIRECT]:
@@ -100,7 +102,7 @@ def backward(desc, W, act, delta, arg, col, dcol, grad, gout, lr, act_kind):
 
 
 @kernel
-def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, images, labels, lo, hi, lr, act_kind, exact):
+def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, images, labels, lo, hi, lr, act_kind, exact):
     """Per-image SGD over images[lo:hi] (rows are flattened images). Returns (errors, loss sum)."""
     n_in = images.shape[1]
     L = desc.shape[0] - 1
@@ -113,7 +115,7 @@ def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, images, labels
         lo_n, pred = softmax_delta(act, o_off, n_out, labels[n], delta)
         loss += lo_n
         errors += pred != labels[n]
-        backward(desc, W, act, delta, arg, col, dcol, grad, gout, lr, act_kind)
+        backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind)
     return errors, loss
 
 
