@@ -15,8 +15,9 @@ from cnnperf.parallel.checkpoint import load_checkpoint
 
 
 def cli(*argv, env=None, timeout=300):
+    full = {k: v for k, v in os.environ.items() if k != "CNNPERF_DATA"}  # no fallback to the real data
     return subprocess.run([sys.executable, "-m", "cnnperf", *argv], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+                          env={**full, **(env or {})})
 
 
 def test_train_writes_the_documented_json(tiny_mnist, tmp_path, capsys):
