@@ -31,7 +31,7 @@ class FakeEngine:
     def init_weights(self, layout, seed, dtype=np.float32):
         return np.full(len(layout.offsets), float(seed), dtype=dtype)
 
-    def new_workspace(self, layout, dtype=np.float32):
+    def new_workspace(self, layout, dtype=np.float32, worker=(0, 1)):
         return {"id": object()}
 
     def _count(self, kind, images, lo, hi):

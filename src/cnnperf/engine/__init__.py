@@ -46,13 +46,15 @@ class Workspace:
     grad: np.ndarray
     gout: np.ndarray  # empty: update the weights; else receives the gradient (check path)
     bucket: np.ndarray  # int scratch: maps bucketed by arg-max pixel (sparse conv backward)
+    rotate: float = 0.0  # where this worker's weight-update sweeps start (k/P for worker k of P)
 
 
-def new_workspace(layout: Layout, dtype=np.float32) -> Workspace:
+def new_workspace(layout: Layout, dtype=np.float32, worker: tuple[int, int] = (0, 1)) -> Workspace:
+    """Network instance of worker k of P (`worker=(k, P)`: sets its write schedule)."""
     z = lambda n: aligned_zeros(n, dtype)  # noqa: E731
     return Workspace(z(layout.act_size), z(layout.act_size), aligned_zeros(layout.arg_size, np.int64),
                      z(layout.col_size), z(layout.dcol_size), z(layout.grad_size), np.empty(0, dtype=dtype),
-                     aligned_zeros(layout.bucket_size, np.int64))
+                     aligned_zeros(layout.bucket_size, np.int64), worker[0] / max(worker[1], 1))
 
 
 def weighted_layers(layout: Layout) -> list[int]:
@@ -99,7 +101,7 @@ def train_images(layout: Layout, weights, ws: Workspace, images, labels, lo: int
     _check(layout, weights, ws)
     e, loss = _net.train_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.gout, ws.bucket,
                                 _rows(images, weights.dtype), np.asarray(labels, dtype=np.int64), lo, hi,
-                                weights.dtype.type(lr), layout.activation, weights.dtype == np.float64)
+                                weights.dtype.type(lr), layout.activation, weights.dtype == np.float64, ws.rotate)
     return int(e), float(loss)
 
 
@@ -132,7 +134,7 @@ def loss_and_gradient(layout: Layout, weights: np.ndarray, image, label: int) ->
     x = np.asarray(image, dtype=np.float64)[None]
     _, loss = _net.train_images(layout.desc, w, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, gout, ws.bucket,
                                 _rows(x, np.float64), np.array([label], dtype=np.int64), 0, 1, 1.0,
-                                layout.activation, True)
+                                layout.activation, True, 0.0)
     return float(loss), gout
 
 

@@ -63,7 +63,7 @@ def softmax_delta(act, o_off, N, label, delta):
 
 
 @kernel
-def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind):
+def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind, rotate):
     """Back-propagate from the output delta, updating each layer's weights right after it."""
     for i in range(desc.shape[0] - 1, 0, -1):
         k, M, O, C, H, K, F = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
@@ -74,7 +74,7 @@ def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_ki
             if k == 3:
                 scale_by_derivative(delta, act, a_out, a_out + M, act_kind)
             full_backward(W, w_off, M, F, act, a_in, delta, a_out, grad, gb, delta, a_in, need_dx)
-            apply_update(W, w_off, b_off, M * F, M, grad, gb, lr, gout)
+            apply_update(W, w_off, b_off, M * F, M, grad, gb, lr, gout, rotate)
         elif k == 2:
             if need_dx and desc[i - 1, KIND] != 1:
                 maxpool_backward(delta, a_out, M, O, arg, desc[i, ARG_OFF], H, delta, a_in)
@@ -98,11 +98,12 @@ def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_ki
                     conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, desc[i, COL_OFF], grad, gb, dcol, need_dx)
             if need_dx and not desc[i, DIRECT]:
                 col2im(dcol, C, H, K, delta, a_in)
-            apply_update(W, w_off, b_off, M * F, M, grad, gb, lr, gout)
+            apply_update(W, w_off, b_off, M * F, M, grad, gb, lr, gout, rotate)
 
 
 @kernel
-def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, images, labels, lo, hi, lr, act_kind, exact):
+def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, images, labels, lo, hi, lr, act_kind, exact,
+                 rotate):
     """Per-image SGD over images[lo:hi] (rows are flattened images). Returns (errors, loss sum)."""
     n_in = images.shape[1]
     L = desc.shape[0] - 1
@@ -115,7 +116,7 @@ def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, images
         lo_n, pred = softmax_delta(act, o_off, n_out, labels[n], delta)
         loss += lo_n
         errors += pred != labels[n]
-        backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind)
+        backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind, rotate)
     return errors, loss
 
 

@@ -75,7 +75,8 @@ class Trainer:
             if weights.shape != self.weights.shape:
                 raise ValueError(f"weights of shape {weights.shape} do not fit {spec.notation()} {self.weights.shape}")
             self.weights[:] = weights
-        self.workspaces = [engine.new_workspace(self.layout) for _ in range(config.threads)]  # sequential
+        self.workspaces = [engine.new_workspace(self.layout, worker=(k, config.threads))  # sequential
+                           for k in range(config.threads)]
         self.prep_seconds = time.perf_counter() - t0  # grows by the per-epoch bookkeeping
         self._pool = WorkerPool(config.threads) if config.threads > 1 else None
         self._shuffled: np.ndarray | None = None
