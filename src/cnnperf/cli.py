@@ -17,6 +17,10 @@ from cnnperf.errors import CnnperfError
 # verb -> module; the order is the order of `cnnperf --help`.
 COMMANDS = {
     "train": "cnnperf.commands.train",
+    "predict": "cnnperf.commands.predict",
+    "reproduce": "cnnperf.commands.reproduce",
+    "count": "cnnperf.commands.count",
+    "profile": "cnnperf.commands.profile",
     "nets": "cnnperf.commands.nets",
 }
 

@@ -1,1 +1,8 @@
-"""cnnperf.models"""
+"""Performance models as plug-ins: STRATEGIES maps a name to a module with `predict` and `EQUATION`."""
+
+from cnnperf.models import strategy_a, strategy_b
+from cnnperf.models.base import TERMS, Prediction
+
+STRATEGIES = {"a": strategy_a, "b": strategy_b}
+
+__all__ = ["Prediction", "STRATEGIES", "TERMS", "strategy_a", "strategy_b"]

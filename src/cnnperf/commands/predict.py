@@ -1,0 +1,53 @@
+"""`cnnperf predict`: predicted training time for any p, images and epochs (paper Tables V, VI)."""
+
+from __future__ import annotations
+
+from cnnperf.commands._args import int_list, nonnegative_int, positive_int
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="predict training time from a hardware profile (strategies a, b)",
+                       description="Predict the execution time of CHAOS training for thread counts P with the paper's "
+                                   "strategy (a) (operation counts) and (b) (measured per-image times).")
+    p.add_argument("--net", default="small", metavar="NET", help="network of the profile (default: small)")
+    p.add_argument("--profile", default="xeon-phi-7120p", metavar="NAME|PATH",
+                   help="built-in profile name or TOML file (default: xeon-phi-7120p)")
+    p.add_argument("--strategy", choices=("a", "b", "all"), default="all", help="model strategy (default: all)")
+    p.add_argument("--threads", type=int_list, default=None, metavar="LIST",
+                   help="thread counts, e.g. 1,15,30 or 1-3840:x2 or 0-240:+15 (default: 1,15,30,60,120,180,240)")
+    p.add_argument("--images", type=positive_int, default=60000, help="training images i (default: 60,000)")
+    p.add_argument("--test-images", type=nonnegative_int, default=10000, help="test images it (default: 10,000)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs ep (default: the profile's, as the paper)")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the predictions as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from cnnperf.errors import CnnperfError
+    from cnnperf.fileio import atomic_write_json, check_writable
+    from cnnperf.hardware import load_profile
+    from cnnperf.models import STRATEGIES
+    from cnnperf.report.models import format_prediction
+
+    if args.json:
+        check_writable(args.json)
+    profile = load_profile(args.profile)
+    params = profile.network(args.net)
+    threads = args.threads if args.threads is not None else [1, 15, 30, 60, 120, 180, 240]
+    if not threads:
+        raise CnnperfError("--threads is empty; give e.g. 1,2,4 or 1-64:x2")
+    epochs = args.epochs or params.epochs
+    strategies = ["a", "b"] if args.strategy == "all" else [args.strategy]
+    out = []
+    for k, name in enumerate(strategies):
+        pred = STRATEGIES[name].predict(params, profile, np.array(threads), args.images, args.test_images, epochs)
+        if k:
+            print()
+        print(format_prediction(pred, profile))
+        out += pred.rows()
+    if args.json:
+        atomic_write_json(args.json, {"profile": profile.name, "predictions": out})
+        print(f"wrote {args.json}")
+    return 0

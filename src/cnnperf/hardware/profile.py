@@ -1,0 +1,110 @@
+"""Hardware profiles (paper Tables II-IV, VII, VIII): machine constants, CPI by threads per
+core, and per network the op counts, measured times and MemoryContention(p).
+
+Pure data and functions; TOML reading and writing live in `cnnperf.hardware.toml_io`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Contention:
+    """MemoryContention(p) in seconds per image (paper Table IV).
+
+    Linear interpolation between the measured thread counts; beyond them the paper's rule,
+    a straight line a + b*p fitted by least squares to the measured points (it reproduces
+    the paper's "predicted" rows for 480-3,840 threads). Rows marked extrapolated are kept
+    for display and comparison but never used for prediction.
+    """
+
+    threads: tuple[int, ...]
+    seconds: tuple[float, ...]
+    status: tuple[str, ...]  # "measured" | "extrapolated" per row
+
+    def measured(self) -> tuple[np.ndarray, np.ndarray]:
+        keep = [k for k, s in enumerate(self.status) if s == "measured"]
+        return np.array([self.threads[k] for k in keep], float), np.array([self.seconds[k] for k in keep], float)
+
+    def line(self) -> tuple[float, float]:
+        """(a, b) of the least-squares line a + b*p through the measured points."""
+        p, c = self.measured()
+        if len(p) == 1:
+            return 0.0, float(c[0] / p[0])
+        b, a = np.polyfit(p, c, 1)
+        return float(a), float(b)
+
+    def __call__(self, p) -> np.ndarray:
+        """Seconds per image at thread count(s) p (array-aware)."""
+        p_arr = np.asarray(p, dtype=float)
+        mp, mc = self.measured()
+        a, b = self.line()
+        inside = np.interp(p_arr, mp, mc)
+        return np.where((p_arr >= mp[0]) & (p_arr <= mp[-1]), inside, a + b * p_arr)
+
+    def regime(self, p) -> np.ndarray:
+        """'measured', 'interpolated' or 'extrapolated' per p."""
+        p_arr = np.atleast_1d(np.asarray(p, dtype=float))
+        mp, _ = self.measured()
+        out = np.where(np.isin(p_arr, mp), "measured", np.where((p_arr > mp[0]) & (p_arr < mp[-1]), "interpolated", "extrapolated"))
+        return out
+
+
+@dataclass(frozen=True)
+class NetworkParams:
+    """Per-network entries of a profile. Counts in operations, times in seconds."""
+
+    name: str
+    epochs: int
+    operation_factor: float
+    prep_ops: float
+    fprop_ops: float
+    bprop_ops: float
+    t_prep_s: float
+    t_fprop_s: float
+    t_bprop_s: float
+    contention: Contention
+    notation: str = ""
+    sources: dict = field(default_factory=dict, compare=False)  # how each value was obtained
+    oversub_s: float = 0.0  # extra seconds per image per extra thread per core beyond 1 (calibrated machines)
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    """One machine: clock s, cores, hardware threads per core, CPI table, networks."""
+
+    name: str
+    clock_hz: float
+    cores: int
+    threads_per_core: int
+    cpi: dict[int, float]  # threads per core -> cycles per instruction
+    networks: dict[str, NetworkParams]
+    description: str = ""
+    source: str = ""
+    extra: dict = field(default_factory=dict, compare=False)  # other TOML sections, kept verbatim
+
+    @property
+    def hardware_threads(self) -> int:
+        return self.cores * self.threads_per_core
+
+    def threads_per_core_at(self, p) -> np.ndarray:
+        """Threads spread evenly over the cores: ceil(p / cores)."""
+        return np.ceil(np.asarray(p, dtype=float) / self.cores).astype(int)
+
+    def cpi_at(self, p) -> np.ndarray:
+        """CPI(p) from the table by threads per core; beyond the table the last value (paper)."""
+        t = self.threads_per_core_at(p)
+        keys = sorted(self.cpi)
+        table = np.array([self.cpi[k] for k in keys])
+        idx = np.clip(np.searchsorted(keys, t, side="left"), 0, len(keys) - 1)
+        return table[idx]
+
+    def network(self, name: str) -> NetworkParams:
+        from cnnperf.errors import CnnperfError
+        if name not in self.networks:
+            raise CnnperfError(f"profile {self.name} has no network {name!r}; it has {', '.join(self.networks) or 'none'}"
+                               " (calibrate it with 'cnnperf calibrate --nets ...')")
+        return self.networks[name]

@@ -1,0 +1,131 @@
+"""Text reports of the performance models: equation, substituted numbers, then the table
+(Kerncraft style); op counts beside the paper's; profiles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnperf.hardware import HardwareProfile
+from cnnperf.models import Prediction
+from cnnperf.opcount import PAPER_OPS, PAPER_TOTALS, TYPE_LABEL, OpCounts
+
+KIND_LABEL = {"conv": "convolution", "maxpool": "max pooling", "full": "fully connected", "output": "output"}
+
+
+def table(rows: list[tuple], right: set[int] | None = None) -> str:
+    """Plain aligned table; the first row is the header."""
+    rows = [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    right = set(range(1, len(widths))) if right is None else right
+    fmt = lambda r: "  ".join(v.rjust(w) if c in right else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths), *map(fmt, rows[1:])])
+
+
+def _substituted(pred: Prediction, profile: HardwareProfile, j: int = 0) -> str:
+    net = profile.networks[pred.net]
+    p, i, it, ep = (float(np.ravel(np.broadcast_to(v, np.shape(pred.seconds)))[j])
+                    for v in (pred.p, pred.images, pred.test_images, pred.epochs))
+    cpi = float(np.ravel(np.broadcast_to(pred.cpi, np.shape(pred.seconds)))[j])
+    mc = float(net.contention(p))
+    total = float(np.ravel(pred.seconds)[j])
+    if pred.strategy == "a":
+        prep = pred.notes[0] if pred.notes else f"{net.prep_ops:.3g}"
+        return (f"T = ({prep} + 4*{i:.0f} + 2*{it:.0f} + 10*{ep:.0f})/{profile.clock_hz:.4g} * {net.operation_factor:g}"
+                f" + [ ({net.fprop_ops:.4g}+{net.bprop_ops:.4g})/{profile.clock_hz:.4g} * {i:.0f}/{p:.0f} * {ep:.0f}"
+                f" + {net.fprop_ops:.4g}/{profile.clock_hz:.4g} * ({i:.0f}+{it:.0f})/{p:.0f} * {ep:.0f} ] * {cpi:g}"
+                f" * {net.operation_factor:g} + {mc:.4g} * {i:.0f} * {ep:.0f}/{p:.0f}\n  = {total:,.1f} s = {total / 60:,.2f} min")
+    if pred.strategy == "b":
+        return (f"T = {net.t_prep_s:.4g} + [ ({net.t_fprop_s:.4g}+{net.t_bprop_s:.4g}) * {i:.0f}/{p:.0f} * {ep:.0f}"
+                f" + {net.t_fprop_s:.4g} * ({i:.0f}+{it:.0f})/{p:.0f} * {ep:.0f} ] * {cpi:g}"
+                f" + {mc:.4g} * {i:.0f} * {ep:.0f}/{p:.0f}\n  = {total:,.1f} s = {total / 60:,.2f} min")
+    return f"= {total:,.1f} s = {total / 60:,.2f} min"
+
+
+def format_prediction(pred: Prediction, profile: HardwareProfile) -> str:
+    """Equation, the numbers substituted for the first row, then one row per prediction."""
+    net = profile.networks[pred.net]
+    lines = [f"strategy ({pred.strategy}), network {pred.net}, profile {profile.name}", f"  {pred.equation}",
+             "first row substituted:", "  " + _substituted(pred, profile)]
+    rows = pred.rows()
+    terms = [k for k in rows[0]["terms"] if k not in ("cpi", "threads_per_core")]
+    head = ("p", "images", "test", "epochs", *(f"{t} s" for t in terms), "total s", "minutes", "thr/core", "CPI",
+            "contention", "hardware")
+    body = [head]
+    regimes = net.contention.regime([r["p"] for r in rows])
+    for r, regime in zip(rows, regimes):
+        beyond = "beyond" if r["p"] > profile.hardware_threads else "within"
+        body.append((f"{r['p']:,}", f"{r['images']:,}", f"{r['test_images']:,}", r["epochs"],
+                     *(f"{r['terms'][t]:,.1f}" for t in terms), f"{r['seconds']:,.1f}", f"{r['seconds'] / 60:,.2f}",
+                     r["terms"]["threads_per_core"], f"{r['terms']['cpi']:g}", regime, beyond))
+    lines.append(table(body))
+    lines.append(f"contention: linear between measured thread counts, least-squares line a + b*p beyond them; "
+                 f"hardware threads: {profile.hardware_threads:,} ({profile.cores} cores x {profile.threads_per_core})")
+    for note in pred.notes[1:]:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def format_counts(counts: OpCounts, notation: str) -> str:
+    lines = [f"operation counts per image, network {counts.net} ({notation})",
+             "convention: 1 op = one multiply-add, bias add, activation, pooling comparison, or weight update;"
+             " BProp = activation derivative + weight gradient + input delta (not for layer 1) + update;"
+             + (" executed (arg-max positions only under pooling)" if counts.executed else " dense convolution backward"),
+             ""]
+    rows = [("#", "layer", "FProp", "BProp")]
+    rows += [(str(layer.index), KIND_LABEL[layer.kind], f"{layer.fprop:,}", f"{layer.bprop:,}") for layer in counts.layers]
+    rows.append(("", "total", f"{counts.fprop:,}", f"{counts.bprop:,}"))
+    lines.append(table(rows, right={0, 2, 3}))
+    lines.append(f"Prep = {counts.prep_shared:,} (weights) + p x {counts.prep_instance:,} (one network instance per worker)")
+    paper = PAPER_OPS.get(counts.net)
+    by_type = counts.by_type()
+    lines.append("")
+    lines.append("per layer type (paper Tables VII, VIII; the paper's 'fully connected' includes the output layer)")
+    rows = [("type", "FProp ours", "FProp paper", "ratio", "BProp ours", "BProp paper", "ratio")]
+    merged = {"conv": by_type["conv"], "maxpool": by_type["maxpool"],
+              "full": tuple(a + b for a, b in zip(by_type["full"], by_type["output"]))}
+    for kind, (f, b) in merged.items():
+        if paper:
+            pf, pb = paper[kind]
+            rows.append((TYPE_LABEL[kind], f"{f:,}", f"{pf:,.0f}", f"{f / pf:.2f}", f"{b:,}", f"{pb:,.0f}", f"{b / pb:.2f}"))
+        else:
+            rows.append((TYPE_LABEL[kind], f"{f:,}", "-", "-", f"{b:,}", "-", "-"))
+    if paper:
+        pf, pb = PAPER_TOTALS[counts.net]
+        rows.append(("total", f"{counts.fprop:,}", f"{pf:,.0f}", f"{counts.fprop / pf:.2f}", f"{counts.bprop:,}",
+                     f"{pb:,.0f}", f"{counts.bprop / pb:.2f}"))
+    lines.append(table(rows))
+    if not paper:
+        lines.append("(the paper publishes counts only for the presets small, medium, large)")
+    return "\n".join(lines)
+
+
+def format_profile(profile: HardwareProfile) -> str:
+    lines = [f"profile {profile.name}: {profile.description}", f"source: {profile.source}" if profile.source else "",
+             f"clock s = {profile.clock_hz / 1e9:.4g} GHz, {profile.cores} cores x {profile.threads_per_core} threads "
+             f"= {profile.hardware_threads} hardware threads",
+             "CPI by threads per core: " + ", ".join(f"{t}: {c:g}" for t, c in profile.cpi.items()) +
+             " (beyond the table: the last value)", ""]
+    rows = [("network", "epochs", "OF", "Prep ops", "FProp ops", "BProp ops", "TPrep s", "TFprop ms", "TBprop ms", "oversub us")]
+    for n in profile.networks.values():
+        rows.append((n.name, n.epochs, f"{n.operation_factor:g}", f"{n.prep_ops:.3g}", f"{n.fprop_ops:,.0f}",
+                     f"{n.bprop_ops:,.0f}", f"{n.t_prep_s:g}", f"{n.t_fprop_s * 1e3:.4g}", f"{n.t_bprop_s * 1e3:.4g}",
+                     f"{n.oversub_s * 1e6:.3g}"))
+    lines.append(table(rows))
+    lines.append("")
+    lines.append("MemoryContention(p) in seconds per image (paper Table IV)")
+    threads = sorted({t for n in profile.networks.values() for t in n.contention.threads})
+    rows = [("threads", *profile.networks)]
+    for t in threads:
+        row = [f"{t:,}"]
+        for n in profile.networks.values():
+            c = n.contention
+            if t in c.threads:
+                k = c.threads.index(t)
+                row.append(f"{c.seconds[k]:.3g}{'' if c.status[k] == 'measured' else ' *'}")
+            else:
+                row.append(f"({float(c(t)):.3g})")
+        rows.append(tuple(row))
+    lines.append(table(rows))
+    lines.append("* extrapolated (shown, not used: cnnperf extrapolates the measured rows with a least-squares line); "
+                 "(x) interpolated")
+    return "\n".join(line for line in lines if line is not None)
