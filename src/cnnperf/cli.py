@@ -21,6 +21,9 @@ COMMANDS = {
     "reproduce": "cnnperf.commands.reproduce",
     "count": "cnnperf.commands.count",
     "profile": "cnnperf.commands.profile",
+    "calibrate": "cnnperf.commands.calibrate",
+    "validate": "cnnperf.commands.validate",
+    "export": "cnnperf.commands.export",
     "nets": "cnnperf.commands.nets",
 }
 

@@ -12,7 +12,8 @@ def register(sub) -> None:
     p.add_argument("--net", default="small", metavar="NET", help="network of the profile (default: small)")
     p.add_argument("--profile", default="xeon-phi-7120p", metavar="NAME|PATH",
                    help="built-in profile name or TOML file (default: xeon-phi-7120p)")
-    p.add_argument("--strategy", choices=("a", "b", "all"), default="all", help="model strategy (default: all)")
+    p.add_argument("--strategy", choices=("a", "b", "c", "all"), default="all",
+                   help="model strategy; c needs a profile with empirical fits (default: all available)")
     p.add_argument("--threads", type=int_list, default=None, metavar="LIST",
                    help="thread counts, e.g. 1,15,30 or 1-3840:x2 or 0-240:+15 (default: 1,15,30,60,120,180,240)")
     p.add_argument("--images", type=positive_int, default=60000, help="training images i (default: 60,000)")
@@ -39,7 +40,7 @@ def run(args) -> int:
     if not threads:
         raise CnnperfError("--threads is empty; give e.g. 1,2,4 or 1-64:x2")
     epochs = args.epochs or params.epochs
-    strategies = ["a", "b"] if args.strategy == "all" else [args.strategy]
+    strategies = (["a", "b"] + (["c"] if params.empirical else [])) if args.strategy == "all" else [args.strategy]
     out = []
     for k, name in enumerate(strategies):
         pred = STRATEGIES[name].predict(params, profile, np.array(threads), args.images, args.test_images, epochs)

@@ -69,7 +69,7 @@ class NetworkParams:
     contention: Contention
     notation: str = ""
     sources: dict = field(default_factory=dict, compare=False)  # how each value was obtained
-    oversub_s: float = 0.0  # extra seconds per image per extra thread per core beyond 1 (calibrated machines)
+    empirical: dict = field(default_factory=dict, compare=False)  # strategy (c) fit, if any
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class HardwareProfile:
     description: str = ""
     source: str = ""
     extra: dict = field(default_factory=dict, compare=False)  # other TOML sections, kept verbatim
+    oversubscription: str = "none"  # "none": the paper's rules; "time-slicing": see time_slice_at
 
     @property
     def hardware_threads(self) -> int:
@@ -101,6 +102,20 @@ class HardwareProfile:
         table = np.array([self.cpi[k] for k in keys])
         idx = np.clip(np.searchsorted(keys, t, side="left"), 0, len(keys) - 1)
         return table[idx]
+
+    def time_slice_at(self, p) -> np.ndarray:
+        """cnnperf's oversubscription term: with "time-slicing", p software threads beyond the
+        hardware threads share them, so each runs p / hardware_threads times slower. 1 otherwise."""
+        p_arr = np.asarray(p, dtype=float)
+        if self.oversubscription != "time-slicing":
+            return np.ones_like(p_arr)
+        return np.maximum(1.0, p_arr / self.hardware_threads)
+
+    def concurrent_at(self, p) -> np.ndarray:
+        """Workers that run at the same moment: p, or at most the hardware threads with
+        "time-slicing" (memory contention is a function of these)."""
+        p_arr = np.asarray(p, dtype=float)
+        return np.minimum(p_arr, self.hardware_threads) if self.oversubscription == "time-slicing" else p_arr
 
     def network(self, name: str) -> NetworkParams:
         from cnnperf.errors import CnnperfError

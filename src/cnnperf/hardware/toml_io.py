@@ -19,6 +19,7 @@ NET_KEYS = {"epochs": int, "operation_factor": float, "prep_ops": float, "fprop_
 UNIT_HINT = {"_ms": "milliseconds", "_us": "microseconds", "_ns": "nanoseconds", "_ghz": "GHz", "_mhz": "MHz",
              "_min": "minutes", "_kops": "thousands of operations"}
 STATUS = ("measured", "extrapolated")
+OVERSUBSCRIPTION = ("none", "time-slicing")
 
 
 def builtin_profiles() -> list[str]:
@@ -99,10 +100,9 @@ def _network(name: str, t: dict) -> NetworkParams:
     if not isinstance(t, dict):
         raise CnnperfError(f"{where} must be a table")
     values = {k: _number(t, k, kind, where, allow_zero=k.startswith(("t_prep", "prep"))) for k, kind in NET_KEYS.items()}
-    oversub = _number(t, "oversub_s", float, where, allow_zero=True) if "oversub_s" in t else 0.0
     return NetworkParams(name=name, contention=_contention(t.get("memory_contention"), where),
-                         notation=str(t.get("notation", "")), sources=dict(t.get("sources", {})), oversub_s=oversub,
-                         **values)
+                         notation=str(t.get("notation", "")), sources=dict(t.get("sources", {})),
+                         empirical=dict(t.get("empirical", {})), **values)
 
 
 def profile_from_dict(doc: dict) -> HardwareProfile:
@@ -115,6 +115,10 @@ def profile_from_dict(doc: dict) -> HardwareProfile:
     if not isinstance(machine, dict):
         raise CnnperfError("missing table [machine] (clock_hz, cores, threads_per_core)")
     m = {k: _number(machine, k, kind, "machine") for k, kind in MACHINE_KEYS.items()}
+    m["oversubscription"] = machine.get("oversubscription", "none")
+    if m["oversubscription"] not in OVERSUBSCRIPTION:
+        raise CnnperfError(f"machine: oversubscription must be one of {', '.join(OVERSUBSCRIPTION)}, "
+                           f"got {m['oversubscription']!r}")
     cpi_t = doc.get("cpi")
     if not isinstance(cpi_t, dict) or "threads_per_core" not in cpi_t or "cycles_per_instruction" not in cpi_t:
         raise CnnperfError("missing table [cpi] with threads_per_core and cycles_per_instruction lists")
@@ -155,19 +159,20 @@ def _table(lines: list[str], header: str, table: dict) -> None:
 def profile_to_dict(profile: HardwareProfile) -> dict:
     doc = {"schema_version": SCHEMA_VERSION, "name": profile.name, "description": profile.description,
            "source": profile.source,
-           "machine": {"clock_hz": profile.clock_hz, "cores": profile.cores, "threads_per_core": profile.threads_per_core},
+           "machine": {"clock_hz": profile.clock_hz, "cores": profile.cores, "threads_per_core": profile.threads_per_core,
+                       "oversubscription": profile.oversubscription},
            "cpi": {"threads_per_core": list(profile.cpi), "cycles_per_instruction": list(profile.cpi.values())},
            "networks": {}}
     for name, n in profile.networks.items():
         entry = {"notation": n.notation, "epochs": n.epochs, "operation_factor": n.operation_factor,
                  "prep_ops": n.prep_ops, "fprop_ops": n.fprop_ops, "bprop_ops": n.bprop_ops, "t_prep_s": n.t_prep_s,
                  "t_fprop_s": n.t_fprop_s, "t_bprop_s": n.t_bprop_s}
-        if n.oversub_s:
-            entry["oversub_s"] = n.oversub_s
         entry["memory_contention"] = {"threads": list(n.contention.threads), "seconds": list(n.contention.seconds),
                                       "status": list(n.contention.status)}
         if n.sources:
             entry["sources"] = dict(n.sources)
+        if n.empirical:
+            entry["empirical"] = dict(n.empirical)
         doc["networks"][name] = entry
     doc.update(profile.extra)
     return doc

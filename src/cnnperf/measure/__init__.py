@@ -1,1 +1,1 @@
-"""cnnperf.measure"""
+"""Measurement: timers with stability checks, machine calibration (engine + trainer on the real machine)."""

@@ -30,6 +30,7 @@ class Prediction:
     cpi: np.ndarray
     threads_per_core: np.ndarray
     equation: str = ""
+    time_slice: np.ndarray | float = 1.0
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -41,13 +42,14 @@ class Prediction:
         shape = np.broadcast(self.p, self.images, self.test_images, self.epochs, self.seconds).shape
         b = {k: np.broadcast_to(v, shape).ravel() for k, v in
              {"p": self.p, "images": self.images, "test_images": self.test_images, "epochs": self.epochs,
-              "seconds": self.seconds, "cpi": self.cpi, "tpc": self.threads_per_core}.items()}
+              "seconds": self.seconds, "cpi": self.cpi, "tpc": self.threads_per_core,
+              "slice": self.time_slice}.items()}
         terms = {k: np.broadcast_to(v, shape).ravel() for k, v in self.terms.items()}
         return [{"net": self.net, "strategy": self.strategy, "p": int(b["p"][j]), "images": int(b["images"][j]),
                  "test_images": int(b["test_images"][j]), "epochs": int(b["epochs"][j]),
                  "seconds": float(b["seconds"][j]),
                  "terms": {**{k: float(v[j]) for k, v in terms.items()}, "cpi": float(b["cpi"][j]),
-                           "threads_per_core": int(b["tpc"][j])}}
+                           "threads_per_core": int(b["tpc"][j]), "time_slice": float(b["slice"][j])}}
                 for j in range(len(b["p"]))]
 
 
@@ -59,15 +61,7 @@ def as_arrays(p, i, it, ep):
     return arrays
 
 
-def contention_term(net: NetworkParams, p, i, ep) -> np.ndarray:
-    """Tmem = MemoryContention(p) * i * ep / p (paper Tables V and VI)."""
-    return net.contention(p) * i * ep / p
-
-
-def oversubscription_term(net: NetworkParams, profile: HardwareProfile, p, i, it, ep) -> np.ndarray:
-    """Extra seconds when threads exceed hardware threads per core (cnnperf extension; zero in
-    the paper's profile): oversub_s per image-pass per thread per core beyond the hardware's."""
-    if not net.oversub_s:
-        return np.zeros(np.broadcast(p, i, it, ep).shape)
-    extra = np.maximum(profile.threads_per_core_at(p) - profile.threads_per_core, 0)
-    return net.oversub_s * extra * (2 * i + it) * ep / p
+def contention_term(net: NetworkParams, profile: HardwareProfile, p, i, ep) -> np.ndarray:
+    """Tmem = MemoryContention(p) * i * ep / p (paper Tables V and VI); with time-slicing the
+    contention of the workers running at once, stretched like the computation."""
+    return net.contention(profile.concurrent_at(p)) * i * ep / p * profile.time_slice_at(p)

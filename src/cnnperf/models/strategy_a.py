@@ -19,11 +19,13 @@ def predict(net: NetworkParams, profile: HardwareProfile, p, i, it, ep, prep_ops
     s, of = profile.clock_hz, net.operation_factor
     prep = net.prep_ops if prep_ops is None else prep_ops
     cpi = profile.cpi_at(p)
+    slow = cpi * profile.time_slice_at(p)  # CPI, times the time-slicing factor on oversubscribed machines
     terms = {
         "prep": (prep + 4 * i + 2 * it + 10 * ep) / s * of,
-        "train": (net.fprop_ops + net.bprop_ops) / s * i / p * ep * cpi * of,
-        "validate": net.fprop_ops / s * i / p * ep * cpi * of,
-        "test": net.fprop_ops / s * it / p * ep * cpi * of,
-        "mem": contention_term(net, p, i, ep),
+        "train": (net.fprop_ops + net.bprop_ops) / s * i / p * ep * slow * of,
+        "validate": net.fprop_ops / s * i / p * ep * slow * of,
+        "test": net.fprop_ops / s * it / p * ep * slow * of,
+        "mem": contention_term(net, profile, p, i, ep),
     }
-    return Prediction(NAME, net.name, p, i, it, ep, terms, cpi, profile.threads_per_core_at(p), EQUATION)
+    return Prediction(NAME, net.name, p, i, it, ep, terms, cpi, profile.threads_per_core_at(p), EQUATION,
+                      profile.time_slice_at(p))

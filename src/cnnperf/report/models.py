@@ -47,16 +47,17 @@ def format_prediction(pred: Prediction, profile: HardwareProfile) -> str:
     lines = [f"strategy ({pred.strategy}), network {pred.net}, profile {profile.name}", f"  {pred.equation}",
              "first row substituted:", "  " + _substituted(pred, profile)]
     rows = pred.rows()
-    terms = [k for k in rows[0]["terms"] if k not in ("cpi", "threads_per_core")]
+    terms = [k for k in rows[0]["terms"] if k not in ("cpi", "threads_per_core", "time_slice")]
     head = ("p", "images", "test", "epochs", *(f"{t} s" for t in terms), "total s", "minutes", "thr/core", "CPI",
-            "contention", "hardware")
+            "slice", "contention", "hardware")
     body = [head]
     regimes = net.contention.regime([r["p"] for r in rows])
     for r, regime in zip(rows, regimes):
         beyond = "beyond" if r["p"] > profile.hardware_threads else "within"
         body.append((f"{r['p']:,}", f"{r['images']:,}", f"{r['test_images']:,}", r["epochs"],
                      *(f"{r['terms'][t]:,.1f}" for t in terms), f"{r['seconds']:,.1f}", f"{r['seconds'] / 60:,.2f}",
-                     r["terms"]["threads_per_core"], f"{r['terms']['cpi']:g}", regime, beyond))
+                     r["terms"]["threads_per_core"], f"{r['terms']['cpi']:g}", f"{r['terms']['time_slice']:.3g}",
+                     regime, beyond))
     lines.append(table(body))
     lines.append(f"contention: linear between measured thread counts, least-squares line a + b*p beyond them; "
                  f"hardware threads: {profile.hardware_threads:,} ({profile.cores} cores x {profile.threads_per_core})")
@@ -104,12 +105,15 @@ def format_profile(profile: HardwareProfile) -> str:
              f"clock s = {profile.clock_hz / 1e9:.4g} GHz, {profile.cores} cores x {profile.threads_per_core} threads "
              f"= {profile.hardware_threads} hardware threads",
              "CPI by threads per core: " + ", ".join(f"{t}: {c:g}" for t, c in profile.cpi.items()) +
-             " (beyond the table: the last value)", ""]
-    rows = [("network", "epochs", "OF", "Prep ops", "FProp ops", "BProp ops", "TPrep s", "TFprop ms", "TBprop ms", "oversub us")]
+             " (beyond the table: the last value)",
+             f"oversubscription: {profile.oversubscription}" + (
+                 " (p beyond the hardware threads: compute and contention stretched by p / hardware threads;"
+                 " contention of the hardware threads running at once)" if profile.oversubscription == "time-slicing"
+                 else " (the paper's rules)"), ""]
+    rows = [("network", "epochs", "OF", "Prep ops", "FProp ops", "BProp ops", "TPrep s", "TFprop ms", "TBprop ms")]
     for n in profile.networks.values():
         rows.append((n.name, n.epochs, f"{n.operation_factor:g}", f"{n.prep_ops:.3g}", f"{n.fprop_ops:,.0f}",
-                     f"{n.bprop_ops:,.0f}", f"{n.t_prep_s:g}", f"{n.t_fprop_s * 1e3:.4g}", f"{n.t_bprop_s * 1e3:.4g}",
-                     f"{n.oversub_s * 1e6:.3g}"))
+                     f"{n.bprop_ops:,.0f}", f"{n.t_prep_s:g}", f"{n.t_fprop_s * 1e3:.4g}", f"{n.t_bprop_s * 1e3:.4g}"))
     lines.append(table(rows))
     lines.append("")
     lines.append("MemoryContention(p) in seconds per image (paper Table IV)")

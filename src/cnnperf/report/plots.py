@@ -1,0 +1,40 @@
+"""Plots (paper Figures 5-7): measured and predicted training time over p, log axes. PNG bytes."""
+
+from __future__ import annotations
+
+import io
+
+
+def time_over_p_png(net: str, measured: dict, result) -> bytes:
+    """measured: {p: {"seconds", "min", "max"}}; result: ValidationResult (its rows for `net`)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ps = sorted(measured)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    med = [measured[p]["seconds"] for p in ps]
+    lo = [measured[p]["seconds"] - measured[p]["min"] for p in ps]
+    hi = [measured[p]["max"] - measured[p]["seconds"] for p in ps]
+    ax.errorbar(ps, med, yerr=[lo, hi], fmt="o", color="black", capsize=3, label="measured (median, min-max)")
+    styles = {"a": ("tab:blue", "--"), "b": ("tab:orange", "-"), "c": ("tab:green", ":")}
+    for s, (color, ls) in styles.items():
+        rows = sorted((r for r in result.rows if r.net == net and r.strategy == s), key=lambda r: r.p)
+        if rows:
+            ax.plot([r.p for r in rows], [r.predicted_s for r in rows], ls, color=color, marker=".",
+                    label=f"strategy ({s})")
+    if result.fit_threads:
+        ax.axvspan(min(result.fit_threads) * 0.9, max(result.fit_threads) * 1.1, color="0.9", label="fit threads")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(ps, [str(p) for p in ps])
+    ax.set_xlabel("threads p")
+    ax.set_ylabel("execution time [s]")
+    ax.set_title(f"{net} network: measured and predicted")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

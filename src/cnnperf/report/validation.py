@@ -1,0 +1,94 @@
+"""Validation reports: text tables, results.csv, results.json, report.md (paper Table IX style)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+
+from cnnperf.report.models import table
+from cnnperf.validation.analysis import ValidationResult
+
+STRATEGY_LABEL = {"a": "(a) op counts", "b": "(b) measured times", "c": "(c) empirical"}
+
+
+def rows_table(result: ValidationResult, net: str) -> str:
+    rows = [("p", "strategy", "measured s", "predicted s", "Delta (paper)", "error", "set")]
+    for r in result.rows:
+        if r.net == net:
+            rows.append((r.p, r.strategy, f"{r.measured_s:.3f}", f"{r.predicted_s:.3f}", f"{r.delta:.1%}",
+                         f"{r.error:+.1%}", r.split))
+    return table(rows)
+
+
+def summary_table(result: ValidationResult) -> str:
+    rows = [("strategy", "network", "points", "mean |error|", "max |error|", "mean Delta", "max Delta")]
+    for s in result.summaries:
+        rows.append((STRATEGY_LABEL[s.strategy], s.net, s.n, f"{s.mean_abs_error:.1%}", f"{s.max_abs_error:.1%}",
+                     f"{s.mean_delta:.1%}", f"{s.max_delta:.1%}"))
+    return table(rows)
+
+
+def format_validation(result: ValidationResult) -> str:
+    c = result.config
+    lines = [f"validation: {c.epochs} epoch(s), {c.images:,} training / {c.test_images:,} test images, "
+             f"median of {c.repeat} run(s); profile {result.profile.name}"]
+    if result.fit_threads:
+        lines.append(f"contention and strategy (c) fitted on p = {','.join(map(str, result.fit_threads))}; "
+                     "errors below are on the other thread counts")
+    for net in c.nets:
+        lines += ["", f"network {net}", rows_table(result, net)]
+        if net in result.fits:
+            f = result.fits[net]
+            lines.append(f"strategy (c): y(p) = {f.formula()}  [s per training image per epoch, before time slicing]; "
+                         f"leave-one-out mean |error| {f.loo_error:.1%}")
+    lines += ["", "Delta = |measured - predicted| / predicted (the paper's); error = (predicted - measured) / measured",
+              summary_table(result)]
+    return "\n".join(lines)
+
+
+def results_csv(result: ValidationResult) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["net", "p", "strategy", "measured_s", "predicted_s", "delta", "error", "set"])
+    for r in result.rows:
+        w.writerow([r.net, r.p, r.strategy, f"{r.measured_s:.6g}", f"{r.predicted_s:.6g}", f"{r.delta:.6g}",
+                    f"{r.error:.6g}", r.split])
+    return buf.getvalue()
+
+
+def results_json(result: ValidationResult, runs) -> dict:
+    return {"config": asdict(result.config), "profile": result.profile.name,
+            "fit_threads": list(result.fit_threads) if result.fit_threads else None,
+            "rows": [asdict(r) for r in result.rows], "summaries": [asdict(s) for s in result.summaries],
+            "empirical": {n: f.to_dict() for n, f in result.fits.items()},
+            "runs": [asdict(r) for r in runs]}
+
+
+def report_markdown(result: ValidationResult, plots: dict[str, str], warnings: list[str]) -> str:
+    c = result.config
+    out = ["# cnnperf validation report", "",
+           f"Profile `{result.profile.name}`; {c.epochs} epoch(s) of {c.images:,} training and {c.test_images:,} test "
+           f"images; thread counts {', '.join(map(str, c.threads))}; median of {c.repeat} run(s) per point.", ""]
+    for w in warnings:
+        out.append(f"> warning: {w}")
+    out += ["## Accuracy per strategy and network (paper Table IX)", "",
+            "Delta is the paper's metric (divides by the prediction); error is relative to the measurement.", ""]
+    out.append("| strategy | network | points | mean abs error | max abs error | mean Delta | max Delta |")
+    out.append("|---|---|---:|---:|---:|---:|---:|")
+    for s in result.summaries:
+        out.append(f"| {STRATEGY_LABEL[s.strategy]} | {s.net} | {s.n} | {s.mean_abs_error:.1%} | {s.max_abs_error:.1%} "
+                   f"| {s.mean_delta:.1%} | {s.max_delta:.1%} |")
+    for net in c.nets:
+        out += ["", f"## {net}", ""]
+        if net in plots:
+            out += [f"![{net}: measured and predicted time over p]({plots[net]})", ""]
+        if net in result.fits:
+            out += [f"Strategy (c): `y(p) = {result.fits[net].formula()}`", ""]
+        out.append("| p | strategy | measured s | predicted s | Delta | error | set |")
+        out.append("|---:|---|---:|---:|---:|---:|---|")
+        for r in result.rows:
+            if r.net == net:
+                out.append(f"| {r.p} | {r.strategy} | {r.measured_s:.3f} | {r.predicted_s:.3f} | {r.delta:.1%} "
+                           f"| {r.error:+.1%} | {r.split} |")
+    return "\n".join(out) + "\n"
