@@ -99,3 +99,26 @@ def test_profile_for_another_machine_warns_and_continues(calibrated, tmp_path, m
                 "--test-images", "20", "--repeat", "1", "--out", str(tmp_path / "o"), "--data", str(data), "--quiet")
     assert r.returncode == 0, r.stderr
     assert "warning: profile" in r.stderr and "predictions describe the other machine" in r.stderr
+
+
+def test_validate_ranks_tiny(calibrated, tmp_path, make_mnist, capsys):
+    from cnnperf.errors import CnnperfError
+    from cnnperf.validation.mpi_sweep import find_mpiexec
+    try:
+        find_mpiexec()
+    except CnnperfError as exc:
+        pytest.skip(f"mpiexec cannot start: {exc}")
+    d, prof = calibrated
+    with_net = tmp_path / "net.toml"
+    with_net.write_text(prof.read_text() + "\n[network]\nalpha_s = 1e-6\nbeta_bytes_per_s = 5e9\nsource = \"test\"\n")
+    data = _tiny(tmp_path, make_mnist)
+    out = tmp_path / "mv"
+    assert main(["validate", "--profile", str(with_net), "--nets", "small", "--ranks", "1,2", "--sync-every", "50,epoch",
+                 "--images", "200", "--test-images", "50", "--repeat", "1", "--out", str(out), "--data", str(data),
+                 "--quiet"]) == 0
+    doc = json.loads((out / "results-mpi.json").read_text())
+    assert {(r["ranks"], r["sync_every"]) for r in doc["rows"]} == {(1, 50), (1, "epoch"), (2, 50), (2, "epoch")}
+    assert len(doc["runs"]) == 4 and (out / "mpi-small.png").read_bytes()[:4] == b"\x89PNG"
+    assert "test error" in capsys.readouterr().out
+    r = run_cli("validate", "--profile", str(prof), "--nets", "small", "--ranks", "2")
+    assert r.returncode == 2 and "no [network] section" in r.stderr

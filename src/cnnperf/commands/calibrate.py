@@ -18,6 +18,9 @@ def register(sub) -> None:
     p.add_argument("--repeats", type=positive_int, default=5, help="repetitions per measurement (default: 5)")
     p.add_argument("--reference-threads", type=positive_int, default=None, metavar="P",
                    help="thread count at which OperationFactor is fitted (default: the cores)")
+    p.add_argument("--mpi", action="store_true",
+                   help="under mpiexec (>= 2 ranks): measure the interconnect (Hockney alpha, beta) by ping-pong and "
+                        "write it as [network] into the existing profile --out")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
 
@@ -34,8 +37,50 @@ def parse_nets(text: str) -> tuple[str, ...]:
     return nets
 
 
+def run_mpi(args) -> int:
+    """Measure alpha and beta and add them to the profile (rank 0 writes)."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from cnnperf.errors import CnnperfError
+    from cnnperf.hardware import load_profile, save_profile
+    from cnnperf.measure.mpi_bench import allreduce_seconds, fit_hockney, pingpong
+    from cnnperf.models.comm import allreduce_seconds as model_allreduce
+    from cnnperf.parallel.distributed import mpi_world
+
+    comm = mpi_world()
+    if comm is None or comm.size < 2:
+        raise CnnperfError("--mpi measures the interconnect between ranks: start it as 'mpiexec -n 2 cnnperf calibrate "
+                           "--mpi --out PROFILE'")
+    if not Path(args.out).is_file():
+        raise CnnperfError(f"{args.out} not found: calibrate the machine first (without --mpi), then add the interconnect")
+    profile = load_profile(args.out)
+    points = pingpong(comm)
+    alpha, beta = fit_hockney(points)
+    n = 76040  # the medium network's weights: a realistic message
+    measured = allreduce_seconds(comm, n)
+    if comm.rank == 0:
+        model = float(model_allreduce(comm.size, 4 * n, alpha, beta))
+        for size, t in points:
+            print(f"ping-pong {size:>9,} B: {t * 1e6:10.2f} us one way")
+        print(f"Hockney fit: alpha = {alpha * 1e6:.3g} us, beta = {beta / 1e9:.3g} GB/s")
+        print(f"allreduce of {n:,} floats on {comm.size} ranks: measured {measured * 1e6:.1f} us, ring model "
+              f"{model * 1e6:.1f} us")
+        network = {"alpha_s": alpha, "beta_bytes_per_s": beta,
+                   "source": f"cnnperf calibrate --mpi: ping-pong fit over {len(points)} sizes, {comm.size} ranks; "
+                             f"allreduce check {measured * 1e6:.1f} us measured vs {model * 1e6:.1f} us modelled"}
+        save_profile(args.out, replace(profile, extra={**profile.extra, "network": network}))
+        print(f"wrote [network] to {args.out}")
+    return 0
+
+
 def run(args) -> int:
     import sys
+
+    if args.mpi:
+        from cnnperf.fileio import check_writable
+        check_writable(args.out)
+        return run_mpi(args)
 
     from cnnperf.errors import CnnperfError
     from cnnperf.fileio import check_writable

@@ -36,12 +36,35 @@ def register(sub) -> None:
     p.add_argument("--resume", default=None, metavar="PATH", help="continue the run saved in checkpoint PATH (same epoch numbering and learning rate)")
     p.add_argument("--max-minutes", type=positive_float, default=None, metavar="M",
                    help="stop cleanly after the epoch that is running when M minutes have passed")
+    p.add_argument("--sync-every", type=positive_int, default=None, metavar="K",
+                   help="under mpiexec: average the ranks' weights every K training images per rank "
+                        "(default: once per epoch; 1 = every image)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON to PATH")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    from cnnperf.parallel.distributed import abort_on_error, mpi_world
+
+    comm = mpi_world()
+    if comm is None:
+        return _run(args, None)
+    try:
+        return _run(args, comm)
+    except (Exception, KeyboardInterrupt) as exc:  # one line from the failing rank, then the job ends
+        abort_on_error(comm, exc, "train")
+        raise
+
+
+def _signature(args, spec, config) -> dict:
+    return {"net": spec.notation(), "activation": spec.activation, "epochs": config.epochs, "lr": config.lr,
+            "lr_decay": config.lr_decay, "seed": config.seed, "threads": config.threads, "shuffle": config.shuffle,
+            "train_images": args.train_images, "test_images": args.test_images, "sync_every": args.sync_every,
+            "resume": bool(args.resume)}
+
+
+def _run(args, comm) -> int:
     from cnnperf.fileio import atomic_write_json, check_writable
     from cnnperf.networks import resolve_network
     from cnnperf.parallel.checkpoint import load_checkpoint
@@ -60,11 +83,25 @@ def run(args) -> int:
     else:
         config = TrainConfig(epochs=args.epochs, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed,
                              threads=threads, shuffle=args.shuffle)
+    if comm is not None:
+        from cnnperf.parallel.distributed import check_same_options
+        if config.shuffle:
+            raise CnnperfError("--shuffle is not supported under mpiexec yet; leave it out")
+        check_same_options(comm, _signature(args, spec, config))
     data, load_seconds = _load(args)
     stop = threading.Event()
-    with _progress_bar(args.quiet) as progress, _stop_on_sigint(stop):
-        result, _ = train(spec, data, config, progress=progress, load_seconds=load_seconds,
-                          checkpoint=args.checkpoint, resume=resume, max_minutes=args.max_minutes, stop=stop)
+    quiet = args.quiet or (comm is not None and comm.rank != 0)
+    with _progress_bar(quiet) as progress, _stop_on_sigint(stop):
+        if comm is None:
+            result, _ = train(spec, data, config, progress=progress, load_seconds=load_seconds,
+                              checkpoint=args.checkpoint, resume=resume, max_minutes=args.max_minutes, stop=stop)
+        else:
+            from cnnperf.parallel.distributed import train_distributed
+            result, _ = train_distributed(comm, spec, data, config, args.sync_every, progress=progress,
+                                          load_seconds=load_seconds, checkpoint=args.checkpoint, resume=resume,
+                                          max_minutes=args.max_minutes, stop=stop)
+    if comm is not None and comm.rank != 0:
+        return 130 if result.stopped == "interrupted" else 0
     print(format_training(result))
     if args.json:
         atomic_write_json(args.json, result.to_json())

@@ -24,6 +24,12 @@ def register(sub) -> None:
                    help="fit contention and strategy (c) on these thread counts only ...")
     p.add_argument("--test-threads", type=int_list, default=None, metavar="LIST",
                    help="... and report the error on these (extrapolation with evidence)")
+    p.add_argument("--ranks", type=int_list, default=None, metavar="LIST",
+                   help="distributed validation: mpiexec -n R for each R (ranks as local processes, --threads 1 "
+                        "unless --threads gives one value); needs the profile's [network]")
+    p.add_argument("--sync-every", default="1000,epoch", metavar="LIST",
+                   help="with --ranks: synchronisation periods K in images per rank, 'epoch' = once per epoch "
+                        "(default: 1000,epoch)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
 
@@ -57,9 +63,29 @@ def machine_warnings(profile) -> list[str]:
     return out
 
 
+def _syncs(text: str) -> tuple[int | None, ...]:
+    from cnnperf.errors import CnnperfError
+
+    out = []
+    for part in (t.strip() for t in text.split(",") if t.strip()):
+        if part == "epoch":
+            out.append(None)
+        elif part.isdigit() and int(part) > 0:
+            out.append(int(part))
+        else:
+            raise CnnperfError(f"--sync-every: {part!r} is not a positive integer or 'epoch'")
+    if not out:
+        raise CnnperfError("--sync-every is empty; give e.g. 1000,epoch")
+    return tuple(out)
+
+
 def run(args) -> int:
     import sys
     from pathlib import Path
+
+    if args.ranks is not None:
+        from cnnperf.commands.validate_mpi import run_ranks
+        return run_ranks(args, _syncs(args.sync_every))
 
     from cnnperf.commands.calibrate import parse_nets
     from cnnperf.errors import CnnperfError

@@ -17,7 +17,7 @@ MACHINE_KEYS = {"clock_hz": float, "cores": int, "threads_per_core": int}
 NET_KEYS = {"epochs": int, "operation_factor": float, "prep_ops": float, "fprop_ops": float, "bprop_ops": float,
             "t_prep_s": float, "t_fprop_s": float, "t_bprop_s": float}
 UNIT_HINT = {"_ms": "milliseconds", "_us": "microseconds", "_ns": "nanoseconds", "_ghz": "GHz", "_mhz": "MHz",
-             "_min": "minutes", "_kops": "thousands of operations"}
+             "_min": "minutes", "_kops": "thousands of operations", "_gbit_per_s": "Gbit/s", "_gb_per_s": "GB/s"}
 STATUS = ("measured", "extrapolated")
 OVERSUBSCRIPTION = ("none", "time-slicing")
 
@@ -55,8 +55,12 @@ def load_profile(name_or_path: str) -> HardwareProfile:
 
 def _number(table: dict, key: str, kind, where: str, positive: bool = True, allow_zero: bool = False):
     if key not in table:
+        base = key
+        for u in ("_bytes_per_s", "_s", "_hz", "_ops"):
+            if key.endswith(u):
+                base = key[: -len(u)]
+                break
         for suffix, unit in UNIT_HINT.items():
-            base = key.rsplit("_", 1)[0] if key.endswith(("_s", "_hz", "_ops")) else key
             if base + suffix in table:
                 raise CnnperfError(f"{where}: wrong unit: '{base + suffix}' is in {unit}; give '{key}' instead")
         raise CnnperfError(f"{where}: missing key '{key}'")
@@ -128,6 +132,12 @@ def profile_from_dict(doc: dict) -> HardwareProfile:
     nets = doc.get("networks")
     if not isinstance(nets, dict) or not nets:
         raise CnnperfError("missing [networks.NAME] tables; a profile needs at least one network")
+    if "network" in doc:
+        net = doc["network"]
+        if not isinstance(net, dict):
+            raise CnnperfError("[network] must be a table with alpha_s and beta_bytes_per_s")
+        _number(net, "alpha_s", float, "network")
+        _number(net, "beta_bytes_per_s", float, "network")
     known = {"schema_version", "name", "description", "source", "machine", "cpi", "networks"}
     return HardwareProfile(name=str(doc.get("name", "unnamed")), cpi={int(t): float(c) for t, c in zip(tpc, cpi)},
                            networks={name: _network(name, t) for name, t in nets.items()},

@@ -16,6 +16,7 @@ class PhaseResult:
     errors: int
     loss_sum: float
     worker_seconds: tuple[float, ...] = ()  # busy time of each worker in this phase
+    comm_seconds: float = 0.0  # MPI weight averaging inside this phase (slowest rank)
 
     @property
     def error_rate(self) -> float:
@@ -32,6 +33,7 @@ class PhaseResult:
             "error_rate": self.error_rate,
             "errors": self.errors,
             "mean_loss": self.mean_loss,
+            "comm_seconds": self.comm_seconds,
         }
         if self.worker_seconds:
             doc["slowest_worker_seconds"] = max(self.worker_seconds)
@@ -42,7 +44,7 @@ class PhaseResult:
     @classmethod
     def from_json(cls, doc: dict) -> "PhaseResult":
         return cls(doc["seconds"], doc["images"], doc["errors"], doc["mean_loss"] * doc["images"],
-                   tuple(doc.get("worker_seconds", ())))
+                   tuple(doc.get("worker_seconds", ())), doc.get("comm_seconds", 0.0))
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class TrainResult:
     cores: int = 0  # cores this process may use
     stopped: str = "completed"  # or "max-minutes", "interrupted"
     resumed_from_epoch: int = 0
+    ranks: int = 1  # MPI ranks (processes), each with `threads` workers
+    sync_every: int | None = None  # training images per rank between weight averages; None: once per epoch
 
     @property
     def oversubscribed(self) -> bool:
@@ -108,5 +112,7 @@ class TrainResult:
             "total_seconds": self.total_seconds,
             "stopped": self.stopped,
             "resumed_from_epoch": self.resumed_from_epoch,
+            "ranks": self.ranks,
+            "sync_every": self.sync_every if self.sync_every is not None else "epoch",
             "epochs": [e.to_json() for e in self.epochs],
         }

@@ -115,6 +115,10 @@ def format_profile(profile: HardwareProfile) -> str:
         rows.append((n.name, n.epochs, f"{n.operation_factor:g}", f"{n.prep_ops:.3g}", f"{n.fprop_ops:,.0f}",
                      f"{n.bprop_ops:,.0f}", f"{n.t_prep_s:g}", f"{n.t_fprop_s * 1e3:.4g}", f"{n.t_bprop_s * 1e3:.4g}"))
     lines.append(table(rows))
+    net = profile.extra.get("network")
+    if net:
+        lines.append(f"interconnect: alpha = {float(net['alpha_s']) * 1e6:.3g} us, beta = "
+                     f"{float(net['beta_bytes_per_s']) / 1e9:.3g} GB/s ({net.get('source', 'no source given')})")
     lines.append("")
     lines.append("MemoryContention(p) in seconds per image (paper Table IV)")
     threads = sorted({t for n in profile.networks.values() for t in n.contention.threads})

@@ -7,6 +7,9 @@ from cnnperf.parallel.results import PHASES, TrainResult
 
 def _header(result: TrainResult) -> list[str]:
     threads = f"{result.threads} thread(s) on {result.cores} core(s)"
+    if result.ranks > 1:
+        sync = "once per epoch" if result.sync_every is None else f"every {result.sync_every} images per rank"
+        threads = f"{result.ranks} MPI ranks x {threads}, weights averaged {sync}"
     if result.oversubscribed:
         threads += f" — oversubscribed, {result.threads / result.cores:.1f} threads per core"
     lines = [
@@ -32,6 +35,9 @@ def format_training(result: TrainResult) -> str:
         w = e.train.worker_seconds
         balance = f"{max(w):.3f} / {min(w):.3f} s" if w else "-"
         lines.append(f"{e.epoch:>5}  {e.lr:>9.6f}  " + "  ".join(cells) + f"  {balance}")
+    if result.ranks > 1:
+        comm = sum(e.train.comm_seconds for e in result.epochs)
+        lines.append(f"weight averaging (allreduce, slowest rank): {comm:.3f} s in all, inside the train phases")
     lines.append(f"total {result.total_seconds:.3f} s (prep + all phases)")
     if result.stopped == "max-minutes":
         lines.append("stopped: --max-minutes reached (resume with --resume CHECKPOINT)")
