@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from cnnperf.networks import preset
-from cnnperf.parallel.trainer import Dataset, TrainConfig, Trainer
+from cnnperf.parallel.trainer import TrainConfig, Trainer
 
 IMAGES = {"small": 30000, "medium": 8000, "large": 1200}  # ours, per measurement
 TORCH_IMAGES = {"small": 3000, "medium": 1500, "large": 300}

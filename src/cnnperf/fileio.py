@@ -50,3 +50,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def output_dir(path: str | os.PathLike, first_file: str) -> Path:
+    """Create directory `path` (with parents) for a command's outputs and check that
+    `first_file` can be written there; one-line CnnperfError otherwise."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CnnperfError(f"cannot create output directory {out}: {exc.strerror}; choose another --out") from None
+    check_writable(out / first_file)
+    return out

@@ -81,15 +81,13 @@ def _syncs(text: str) -> tuple[int | None, ...]:
 
 def run(args) -> int:
     import sys
-    from pathlib import Path
 
     if args.ranks is not None:
         from cnnperf.commands.validate_mpi import run_ranks
         return run_ranks(args, _syncs(args.sync_every))
 
     from cnnperf.commands.calibrate import parse_nets
-    from cnnperf.errors import CnnperfError
-    from cnnperf.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable
+    from cnnperf.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, output_dir
     from cnnperf.hardware import load_profile, save_profile
 
     threads, fit_threads = _threads(args)
@@ -97,12 +95,7 @@ def run(args) -> int:
     profile = load_profile(args.profile)
     for n in nets:
         profile.network(n)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CnnperfError(f"cannot create output directory {out}: {exc.strerror}; choose another --out") from None
-    check_writable(out / "results.json")
+    out = output_dir(args.out, "results.json")
     warnings = machine_warnings(profile)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)

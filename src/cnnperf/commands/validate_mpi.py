@@ -5,11 +5,10 @@ from __future__ import annotations
 
 def run_ranks(args, syncs) -> int:
     import sys
-    from pathlib import Path
 
     from cnnperf.commands.calibrate import parse_nets
     from cnnperf.errors import CnnperfError
-    from cnnperf.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable
+    from cnnperf.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, output_dir
     from cnnperf.hardware import load_profile
     from cnnperf.models.comm import interconnect
     from cnnperf.report.mpi import format_mpi, mpi_png, mpi_rows
@@ -25,12 +24,7 @@ def run_ranks(args, syncs) -> int:
         profile.network(n)
     interconnect(profile)
     find_mpiexec()
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CnnperfError(f"cannot create output directory {out}: {exc.strerror}; choose another --out") from None
-    check_writable(out / "results-mpi.json")
+    out = output_dir(args.out, "results-mpi.json")
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     kw = dict(threads=threads, epochs=args.epochs, images=args.images, test_images=args.test_images,
               repeat=args.repeat, data=args.data, out_dir=out, log=log)

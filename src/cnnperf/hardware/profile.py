@@ -111,11 +111,16 @@ class HardwareProfile:
             return np.ones_like(p_arr)
         return np.maximum(1.0, p_arr / self.hardware_threads)
 
-    def concurrent_at(self, p) -> np.ndarray:
-        """Workers that run at the same moment: p, or at most the hardware threads with
-        "time-slicing" (memory contention is a function of these)."""
+    def contention_threads(self, contention: Contention, p) -> np.ndarray:
+        """The thread count at which MemoryContention is read. Paper rules: p. With
+        "time-slicing", beyond the measured thread counts only the hardware threads run at
+        once, so the contention stays at its value for max(hardware threads, last measured p)
+        instead of growing linearly; inside the measured range the measured values (which
+        include the overheads of oversubscription) are interpolated."""
         p_arr = np.asarray(p, dtype=float)
-        return np.minimum(p_arr, self.hardware_threads) if self.oversubscription == "time-slicing" else p_arr
+        if self.oversubscription != "time-slicing":
+            return p_arr
+        return np.minimum(p_arr, max(float(self.hardware_threads), float(contention.measured()[0].max())))
 
     def network(self, name: str) -> NetworkParams:
         from cnnperf.errors import CnnperfError

@@ -24,8 +24,8 @@ from cnnperf.fileio import atomic_write_json
 from cnnperf.hardware import HardwareProfile, NetworkParams, save_profile
 from cnnperf.hardware.detect import MachineInfo, detect_machine
 from cnnperf.hardware.profile import Contention
-from cnnperf.measure.timing import Measurement, repeat
-from cnnperf.networks import NetworkSpec, preset, resolve_network
+from cnnperf.measure.timing import Measurement
+from cnnperf.networks import NetworkSpec, resolve_network
 from cnnperf.opcount import count_ops
 
 PAPER_EPOCHS = {"small": 70, "medium": 70, "large": 15}
@@ -121,8 +121,9 @@ def measure_prep(spec: NetworkSpec, threads: int, repeats: int) -> Measurement:
 def measure_contention(spec: NetworkSpec, p: int, n: int, repeats: int, hardware_threads: int
                        ) -> tuple[float, Measurement]:
     """MemoryContention(p): each of p workers trains n images on shared weights (wall W_p);
-    one worker alone trains n images (T_1); MC = median over repeats of (W_p - T_1 * max(1, p/hw)) / n.
-    Returns MC (s per image) and the W_p measurement, whose stability flags the result."""
+    one worker alone trains n images (T_1); with the time-slicing factor s = max(1, p/hw),
+    MC = median over repeats of (W_p - T_1 * s) / (n * s), the model's per-image term
+    (Tmem = MC * i/p * s). Returns MC (s per image) and the W_p measurement (stability flags)."""
     x, y = synthetic_images(p * n)
     alone, team = _trainer(spec, 1), _trainer(spec, p)
     try:
@@ -132,7 +133,7 @@ def measure_contention(spec: NetworkSpec, p: int, n: int, repeats: int, hardware
         for _ in range(repeats):
             t1 = alone.run_phase("train", x[:n], y[:n], 1e-4).seconds
             wp = team.run_phase("train", x, y, 1e-4).seconds
-            extra.append(wp - t1 * slice_)
+            extra.append((wp - t1 * slice_) / slice_)
             walls.append(wp)
     finally:
         alone.close()
@@ -278,7 +279,7 @@ def _calibrate_network(name: str, config: CalibrationConfig, state: _State, base
             if p == 1:
                 state.put(key, {"seconds": 0.0, "src": "p = 1: no other worker (0 by definition)"})
             else:
-                mc, walls = measure_contention(spec, p, max(10, n // 2), 3 if config.quick else max(3, r - 2), hw)
+                mc, walls = measure_contention(spec, p, n, 3 if config.quick else r, hw)
                 note = "" if mc >= 0 else f", measured {mc * 1e6:.2f} us (below zero: noise), stored as 0"
                 state.put(key, {"seconds": max(0.0, mc), "raw": mc, "src": "wall " + walls.describe() + note})
         rows.append((p, state.get(key)))

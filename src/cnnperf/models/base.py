@@ -62,6 +62,6 @@ def as_arrays(p, i, it, ep):
 
 
 def contention_term(net: NetworkParams, profile: HardwareProfile, p, i, ep) -> np.ndarray:
-    """Tmem = MemoryContention(p) * i * ep / p (paper Tables V and VI); with time-slicing the
-    contention of the workers running at once, stretched like the computation."""
-    return net.contention(profile.concurrent_at(p)) * i * ep / p * profile.time_slice_at(p)
+    """Tmem = MemoryContention(p) * i * ep / p (paper Tables V and VI); with time-slicing
+    stretched like the computation (see HardwareProfile.contention_threads)."""
+    return net.contention(profile.contention_threads(net.contention, p)) * i * ep / p * profile.time_slice_at(p)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from cnnperf.hardware import HardwareProfile, NetworkParams
 from cnnperf.models.base import Prediction, as_arrays, contention_term
