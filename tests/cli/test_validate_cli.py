@@ -48,6 +48,13 @@ def test_validate_writes_consistent_outputs(calibrated, tmp_path, make_mnist, ca
     assert main(["predict", "--profile", str(out / "profile-with-empirical.toml"), "--net", "small", "--strategy", "c",
                  "--threads", "1,2,4", "--images", "200", "--test-images", "50", "--epochs", "1"]) == 0
     assert "fitted: y(p)" in capsys.readouterr().out
+    # the same runs analysed again (no training): fit on p = 1,2, errors on p = 3
+    again = tmp_path / "again"
+    assert main(["validate", "--profile", str(prof), "--nets", "small", "--fit-threads", "1,2", "--test-threads", "3",
+                 "--reuse", str(out), "--out", str(again), "--quiet"]) == 0
+    redo = json.loads((again / "results.json").read_text())
+    assert redo["runs"] == doc["runs"] and redo["config"]["images"] == 200
+    assert {r["split"] for r in redo["rows"]} == {"fit", "test"}
     # export for Extra-P
     x = tmp_path / "extrap.txt"
     assert main(["export", "--results", str(out / "results.json"), "--extrap", str(x)]) == 0

@@ -39,6 +39,9 @@ def register(sub) -> None:
     p.add_argument("--sync-every", type=positive_int, default=None, metavar="K",
                    help="under mpiexec: average the ranks' weights every K training images per rank "
                         "(default: once per epoch; 1 = every image)")
+    p.add_argument("--no-lr-scaling", action="store_true",
+                   help="under mpiexec: step with --lr on every rank (default: R x --lr, the linear scaling rule "
+                        "for averaging R models)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON to PATH")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -61,7 +64,7 @@ def _signature(args, spec, config) -> dict:
     return {"net": spec.notation(), "activation": spec.activation, "epochs": config.epochs, "lr": config.lr,
             "lr_decay": config.lr_decay, "seed": config.seed, "threads": config.threads, "shuffle": config.shuffle,
             "train_images": args.train_images, "test_images": args.test_images, "sync_every": args.sync_every,
-            "resume": bool(args.resume)}
+            "resume": bool(args.resume), "lr_scaling": not args.no_lr_scaling}
 
 
 def _run(args, comm) -> int:
@@ -99,7 +102,8 @@ def _run(args, comm) -> int:
             from cnnperf.parallel.distributed import train_distributed
             result, _ = train_distributed(comm, spec, data, config, args.sync_every, progress=progress,
                                           load_seconds=load_seconds, checkpoint=args.checkpoint, resume=resume,
-                                          max_minutes=args.max_minutes, stop=stop)
+                                          max_minutes=args.max_minutes, stop=stop,
+                                          lr_scaling=not args.no_lr_scaling)
     if comm is not None and comm.rank != 0:
         return 130 if result.stopped == "interrupted" else 0
     print(format_training(result))

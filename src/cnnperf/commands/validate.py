@@ -30,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--sync-every", default="1000,epoch", metavar="LIST",
                    help="with --ranks: synchronisation periods K in images per rank, 'epoch' = once per epoch "
                         "(default: 1000,epoch)")
+    p.add_argument("--reuse", default=None, metavar="DIR",
+                   help="analyse the runs of an earlier validation in DIR (its results.json / results-mpi.json) "
+                        "instead of training again, e.g. with other --fit-threads or another profile")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
 
@@ -79,8 +82,27 @@ def _syncs(text: str) -> tuple[int | None, ...]:
     return tuple(out)
 
 
+def reused_runs(directory: str, name: str, keep) -> list[dict]:
+    """The runs stored by an earlier validation (one-line errors if absent)."""
+    import json
+    from pathlib import Path
+
+    from cnnperf.errors import CnnperfError
+    path = Path(directory) / name
+    try:
+        runs = [r for r in json.loads(path.read_text())["runs"] if keep(r)]
+    except FileNotFoundError:
+        raise CnnperfError(f"{path} not found; --reuse needs the --out directory of an earlier validation") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CnnperfError(f"{path} is not a cnnperf validation result ({exc})") from None
+    if not runs:
+        raise CnnperfError(f"{path} holds no runs for these networks and thread counts")
+    return runs
+
+
 def run(args) -> int:
     import sys
+    from pathlib import Path
 
     if args.ranks is not None:
         from cnnperf.commands.validate_mpi import run_ranks
@@ -107,11 +129,22 @@ def run(args) -> int:
     from cnnperf.validation.analysis import analyse
     from cnnperf.validation.sweep import SweepConfig, medians, run_sweep
 
-    m = load_mnist(args.data, args.images, args.test_images)
-    data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
+    data = None
+    if not args.reuse:
+        m = load_mnist(args.data, args.images, args.test_images)
+        data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
     config = SweepConfig(nets, threads, args.epochs, args.images, args.test_images, args.repeat)
+    if args.reuse:  # the run parameters are those of the reused sweep
+        import json
+        stored = json.loads((Path(args.reuse) / "results.json").read_text()).get("config", {})
+        config = SweepConfig(nets, threads, stored.get("epochs", args.epochs), stored.get("images", args.images),
+                             stored.get("test_images", args.test_images), stored.get("repeat", args.repeat))
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    if args.quiet:
+    if args.reuse:
+        runs = reused_runs(args.reuse, "results.json", lambda r: r["net"] in nets and r["p"] in threads)
+        from cnnperf.validation.sweep import Run
+        runs = [Run(**r) for r in runs]
+    elif args.quiet:
         runs = run_sweep(config, data, out, log)
     else:
         from rich.console import Console

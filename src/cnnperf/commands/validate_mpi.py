@@ -28,7 +28,12 @@ def run_ranks(args, syncs) -> int:
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     kw = dict(threads=threads, epochs=args.epochs, images=args.images, test_images=args.test_images,
               repeat=args.repeat, data=args.data, out_dir=out, log=log)
-    if args.quiet:
+    if args.reuse:
+        from cnnperf.commands.validate import reused_runs
+        from cnnperf.validation.mpi_sweep import MpiRun
+        runs = [MpiRun(**r) for r in reused_runs(args.reuse, "results-mpi.json", lambda r: r["net"] in nets and
+                                                  r["ranks"] in ranks and r["sync_every"] in syncs)]
+    elif args.quiet:
         runs = run_mpi_sweep(nets, ranks, syncs, **kw)
     else:
         from rich.console import Console
@@ -42,6 +47,8 @@ def run_ranks(args, syncs) -> int:
         atomic_write_bytes(out / f"mpi-{net}.png", mpi_png(net, rows))
     from dataclasses import asdict
     atomic_write_json(out / "results-mpi.json", {"profile": profile.name, "threads": threads, "rows": rows,
+                                                 "config": {"epochs": args.epochs, "images": args.images,
+                                                            "test_images": args.test_images, "repeat": args.repeat},
                                                  "runs": [asdict(r) for r in runs]})
     atomic_write_text(out / "report-mpi.md", "# cnnperf distributed validation\n\n```\n" + text + "\n```\n\n" +
                       "\n".join(f"![{n}](mpi-{n}.png)" for n in nets) + "\n")

@@ -121,7 +121,8 @@ def measure_prep(spec: NetworkSpec, threads: int, repeats: int) -> Measurement:
 def measure_contention(spec: NetworkSpec, p: int, n: int, repeats: int, hardware_threads: int
                        ) -> tuple[float, Measurement]:
     """MemoryContention(p): each of p workers trains n images on shared weights (wall W_p);
-    one worker alone trains n images (T_1); with the time-slicing factor s = max(1, p/hw),
+    one worker alone trains n images (T_1, the mean of the runs just before and after W_p);
+    with the time-slicing factor s = max(1, p/hw),
     MC = median over repeats of (W_p - T_1 * s) / (n * s), the model's per-image term
     (Tmem = MC * i/p * s). Returns MC (s per image) and the W_p measurement (stability flags)."""
     x, y = synthetic_images(p * n)
@@ -130,11 +131,14 @@ def measure_contention(spec: NetworkSpec, p: int, n: int, repeats: int, hardware
         team.run_phase("train", x[: p * max(1, n // 10)], y[: p * max(1, n // 10)], 1e-4)
         slice_ = max(1.0, p / hardware_threads)
         extra, walls = [], []
-        for _ in range(repeats):
-            t1 = alone.run_phase("train", x[:n], y[:n], 1e-4).seconds
+        t_before = alone.run_phase("train", x[:n], y[:n], 1e-4).seconds
+        for _ in range(repeats):  # T_1 before and after each W_p: slow drifts of the machine cancel
             wp = team.run_phase("train", x, y, 1e-4).seconds
+            t_after = alone.run_phase("train", x[:n], y[:n], 1e-4).seconds
+            t1 = 0.5 * (t_before + t_after)
             extra.append((wp - t1 * slice_) / slice_)
             walls.append(wp)
+            t_before = t_after
     finally:
         alone.close()
         team.close()
@@ -279,7 +283,7 @@ def _calibrate_network(name: str, config: CalibrationConfig, state: _State, base
             if p == 1:
                 state.put(key, {"seconds": 0.0, "src": "p = 1: no other worker (0 by definition)"})
             else:
-                mc, walls = measure_contention(spec, p, n, 3 if config.quick else r, hw)
+                mc, walls = measure_contention(spec, p, n, 3 if config.quick else r + 2, hw)
                 note = "" if mc >= 0 else f", measured {mc * 1e6:.2f} us (below zero: noise), stored as 0"
                 state.put(key, {"seconds": max(0.0, mc), "raw": mc, "src": "wall " + walls.describe() + note})
         rows.append((p, state.get(key)))

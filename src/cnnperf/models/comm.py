@@ -42,11 +42,17 @@ def syncs_per_epoch(images, ranks, sync_every) -> np.ndarray:
 def predict_distributed(model, net, profile: HardwareProfile, p, ranks, i, it, ep, *, n_weights: int,
                         sync_every: int | None = None, ranks_per_node: int = 1, **kw) -> Prediction:
     """R ranks x p threads, `ranks_per_node` ranks sharing one node of the profile: each node
-    processes its ranks' shares (n/R of the images) with n*p threads; plus the term `comm`."""
+    processes its ranks' shares (n/R of the images) with n*p threads (CPI, time slicing), the
+    memory contention is that of p threads on one rank's weights; plus the term `comm`."""
     r = np.asarray(ranks, dtype=float)
     n = np.minimum(ranks_per_node, r)
-    base = model.predict(net, profile, np.asarray(p) * n, np.asarray(i) * n / r, np.asarray(it) * n / r, ep, **kw)
+    node_p, node_i = np.asarray(p) * n, np.asarray(i) * n / r
+    base = model.predict(net, profile, node_p, node_i, np.asarray(it) * n / r, ep, **kw)
     terms = dict(base.terms)
+    # memory contention is among the threads sharing one weight store (one rank's p), not the node's
+    c = net.contention
+    terms["mem"] = c(profile.contention_threads(c, p)) * node_i * np.asarray(ep, dtype=float) / node_p * \
+        profile.time_slice_at(node_p)
     alpha, beta, _ = interconnect(profile) if np.any(r > 1) else (0.0, 1.0, "")
     terms["comm"] = np.asarray(ep, dtype=float) * syncs_per_epoch(i, r, sync_every) * \
         allreduce_seconds(r, 4 * n_weights, alpha, beta)

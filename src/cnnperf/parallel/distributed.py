@@ -116,9 +116,13 @@ class DistributedTrainer:
 
 def train_distributed(comm, spec: NetworkSpec, data: Dataset, config: TrainConfig, sync_every: int | None, *,
                       progress=None, load_seconds: float = 0.0, checkpoint=None, resume=None,
-                      max_minutes: float | None = None, stop: threading.Event | None = None
-                      ) -> tuple[TrainResult, np.ndarray]:
-    """Like `cnnperf.parallel.run.train`, over the ranks of `comm`; every rank returns the same result."""
+                      max_minutes: float | None = None, stop: threading.Event | None = None,
+                      lr_scaling: bool = True) -> tuple[TrainResult, np.ndarray]:
+    """Like `cnnperf.parallel.run.train`, over the ranks of `comm`; every rank returns the same result.
+
+    With `lr_scaling` each rank steps with R times the learning rate: averaging R models divides
+    every rank's progress by R (the linear scaling rule; without it R = 4 with one average per
+    epoch ends 2.7 points worse than R = 1 on the small network, with it 0.4 points)."""
     from cnnperf.parallel.checkpoint import save_checkpoint
     from cnnperf.parallel.run import _checkpoint, available_cores
     from cnnperf.parallel.trainer import _ticker
@@ -130,7 +134,7 @@ def train_distributed(comm, spec: NetworkSpec, data: Dataset, config: TrainConfi
     stopped = "completed"
     try:
         for epoch in range(len(done) + 1, config.epochs + 1):
-            lr = config.lr_at(epoch)
+            lr = config.lr_at(epoch) * (comm.size if lr_scaling else 1)
             rank0 = progress if comm.rank == 0 else None
             tr = trainer.train_phase(local, lr, _ticker(rank0, "train", epoch, len(local.train_images)))
             trainer.local.check_finite(epoch, "train", tr)

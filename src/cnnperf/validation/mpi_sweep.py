@@ -41,15 +41,14 @@ def find_mpiexec() -> str:
 
 def mpi_env() -> dict:
     """Environment for our own mpiexec children (Open MPI refuses root unless told)."""
-    return {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-            "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+    return {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 
 
 def mpiexec_train(ranks: int, args: list[str], timeout: float = 3600) -> dict:
     """Run `mpiexec -n ranks cnnperf train ARGS --json tmp` and return its JSON."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.json"
-        cmd = [find_mpiexec(), "-n", str(ranks), "--bind-to", "none", sys.executable, "-m", "cnnperf", "train",
+        cmd = [find_mpiexec(), "-n", str(ranks), "--oversubscribe", "--bind-to", "none", sys.executable, "-m", "cnnperf", "train",
                *args, "--quiet", "--json", str(out)]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=mpi_env())
         if r.returncode != 0 or not out.is_file():
