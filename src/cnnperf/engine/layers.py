@@ -1,7 +1,7 @@
 """Per-layer forward and backward kernels on flat buffers (numerics only).
 
-Conventions: a layer's weights are W[U(w_off + m*F + f)] (F = fan_in, f = c*K*K + ky*K + kx
-for convolutions, PyTorch's order) and biases W[U(b_off + m)]. Activations of a layer with
+Conventions: a layer's weights are W[w_off + m*F + f] (F = fan_in, f = c*K*K + ky*K + kx
+for convolutions, PyTorch's order) and biases W[b_off + m]. Activations of a layer with
 M maps of O x O are act[a_off + m*O*O + oy*O + ox]. Convolutions with more than one input
 map are im2col (one row of F taps per output pixel) plus a register-blocked GEMM; the
 first layer on a one-map image is a direct convolution. Backward kernels write the
@@ -51,7 +51,7 @@ def conv_forward_direct(W, w_off, b_off, x, x_off, H, M, K, wide, wd_off, out, o
 
 @kernel
 def im2col(x, x_off, C, H, K, col, c_off):
-    """col[U(p, f)] = x[U(c, oy+ky, ox+kx)] with p = oy*O + ox, f = c*K*K + ky*K + kx."""
+    """col[p, f] = x[c, oy+ky, ox+kx] with p = oy*O + ox, f = c*K*K + ky*K + kx."""
     O = H - K + 1
     F = C * K * K
     for oy in range(O):
@@ -71,7 +71,7 @@ def im2col(x, x_off, C, H, K, col, c_off):
 
 @kernel
 def gemm_bias_nt(W, w_off, b_off, M, F, col, c_off, P, out, o_off):
-    """out[U(m, p)] = b[m] + sum_f W[U(m, f)] * col[U(p, f)]; 4 x 4 register blocks, reductions over f."""
+    """out[m, p] = b[m] + sum_f W[m, f] * col[p, f]; 4 x 4 register blocks, reductions over f."""
     M4, P4 = M - M % 4, P - P % 4
     for p0 in range(0, P4, 4):
         c0, c1, c2, c3 = c_off + p0 * F, c_off + (p0 + 1) * F, c_off + (p0 + 2) * F, c_off + (p0 + 3) * F
@@ -166,7 +166,7 @@ def maxpool_forward(x, x_off, M, H, S, out, o_off, arg, g_off):
 
 @kernel
 def full_forward(W, w_off, b_off, N, F, x, x_off, out, o_off):
-    """out[U(n)] = b[n] + sum_f W[U(n, f)] * x[U(f)]."""
+    """out[n] = b[n] + sum_f W[n, f] * x[f]."""
     N4 = N - N % 4
     for n0 in range(0, N4, 4):
         w0, w1, w2, w3 = w_off + n0 * F, w_off + (n0 + 1) * F, w_off + (n0 + 2) * F, w_off + (n0 + 3) * F
@@ -189,21 +189,34 @@ def full_forward(W, w_off, b_off, N, F, x, x_off, out, o_off):
 
 
 @kernel
-def full_backward(W, w_off, N, F, x, x_off, dz, d_off, grad, gb, dx, dx_off, need_dx):
-    """dz (already through f') -> grad[U(n, f)] = dz[U(n)] x[U(f)], grad bias, dx[U(f)] = sum_n dz[U(n)] W[U(n, f)]."""
+def full_backward(W, w_off, b_off, N, F, x, x_off, dz, d_off, dx, dx_off, need_dx, lr, gout, rotate):
+    """Fully connected backward with the update fused, row by row: dx += dz[n] * W[n, :] with the
+    old row, then W[n, :] -= lr * dz[n] * x (the weights are written once, no gradient buffer).
+    Rows start at fraction `rotate` of the layer (write scheduling, as apply_update). With a
+    non-empty `gout` (float64 check path) the gradient goes there and W is left alone."""
     if need_dx:
         for f in range(F):
             dx[U(dx_off + f)] = ZERO
-    for n in range(N):
+    start = np.int64(rotate * N)
+    check = gout.size > 0
+    for k in range(N):
+        n = start + k
+        if n >= N:
+            n -= N
         d = dz[U(d_off + n)]
-        grad[U(gb + n)] = d
-        g = n * F
-        for f in range(F):
-            grad[U(g + f)] = d * x[U(x_off + f)]
+        w = w_off + n * F
         if need_dx:
-            w = w_off + n * F
             for f in range(F):
                 dx[U(dx_off + f)] += d * W[U(w + f)]
+        if check:
+            for f in range(F):
+                gout[U(w + f)] = d * x[U(x_off + f)]
+            gout[U(b_off + n)] = d
+        else:
+            step = lr * d
+            for f in range(F):
+                W[U(w + f)] -= step * x[U(x_off + f)]
+            W[U(b_off + n)] -= step
 
 
 @kernel
@@ -213,7 +226,8 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g
 
     grad[m, :] = sum_q d[m, q] col[arg[m, q], :], four rows per pass over grad[m, :];
     dcol[p, :] = sum of d[m, q] W[m, :] over the maps whose arg-max is p, written once per
-    pixel (maps bucketed per window pixel in the int scratch `bucket`, M*S*S + S*S long).
+    pixel (maps bucketed per window pixel in the int scratch `bucket`: M*S*S lists, S*S
+    counts, then the count of every pixel, P long, for col2im_rows).
     The pooled delta dpool is turned into d (times f') in place; it is not needed afterwards.
     """
     P = O * O
@@ -257,8 +271,10 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g
             bucket[U(k * M + n)] = m
             bucket[U(M * SS + k)] = n + 1
         for k in range(SS):
-            row = ((qy * S + k // S) * O + qx * S + k % S) * F
+            pix = (qy * S + k // S) * O + qx * S + k % S
+            row = pix * F
             n = bucket[U(M * SS + k)]
+            bucket[U(M * SS + SS + pix)] = n  # rows without a delta: col2im_rows skips them
             for f in range(F):
                 dcol[U(row + f)] = ZERO
             j = 0
@@ -307,8 +323,28 @@ def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol
 
 
 @kernel
+def col2im_rows(dcol, C, H, K, dx, dx_off, count, c_off):
+    """col2im over the rows with count[c_off + p] > 0 only (under pooling most rows are zero)."""
+    O = H - K + 1
+    F = C * K * K
+    for i in range(C * H * H):
+        dx[U(dx_off + i)] = ZERO
+    for oy in range(O):
+        for ox in range(O):
+            if count[U(c_off + oy * O + ox)] == 0:
+                continue
+            base = (oy * O + ox) * F
+            for c in range(C):
+                for ky in range(K):
+                    dst = dx_off + c * H * H + (oy + ky) * H + ox
+                    src = base + c * K * K + ky * K
+                    for kx in range(K):
+                        dx[U(dst + kx)] += dcol[U(src + kx)]
+
+
+@kernel
 def col2im(dcol, C, H, K, dx, dx_off):
-    """dx[U(c, oy+ky, ox+kx)] = sum over patches of dcol[U(p, f)] (adjoint of im2col)."""
+    """dx[c, oy+ky, ox+kx] = sum over patches of dcol[p, f] (adjoint of im2col)."""
     O = H - K + 1
     F = C * K * K
     for i in range(C * H * H):

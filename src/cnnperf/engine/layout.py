@@ -39,7 +39,7 @@ class Layout:
     col_size: int  # im2col buffers of all conv layers (kept from forward for backward)
     dcol_size: int  # the largest conv layer's column gradient
     grad_size: int  # the largest layer's weight + bias gradient
-    bucket_size: int  # int scratch of the sparse conv backward: M*S*S + S*S
+    bucket_size: int  # int scratch of the sparse conv backward: M*S*S + S*S + P
     activation: int
 
     def weight_slices(self, index: int) -> tuple[slice, slice]:
@@ -80,7 +80,7 @@ def build_layout(spec: NetworkSpec) -> Layout:
             nxt = shapes[i + 1] if i + 1 < len(shapes) else None
             d[POOLED] = 1 if nxt is not None and nxt.kind == "maxpool" else 0
             if d[POOLED]:
-                bucket = max(bucket, (s.maps + 1) * nxt.kernel * nxt.kernel)
+                bucket = max(bucket, (s.maps + 1) * nxt.kernel * nxt.kernel + s.size * s.size)
         if s.kind == "maxpool":
             d[ARG_OFF] = arg_off
             arg_off += _align(s.neurons)

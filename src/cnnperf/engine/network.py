@@ -12,7 +12,7 @@ import numpy as np
 
 from cnnperf.engine.activations import U, ZERO, activate, kernel, scale_by_derivative
 from cnnperf.engine.layers import (
-    apply_update, col2im, conv_backward_dense, conv_backward_sparse, conv_forward_direct,
+    apply_update, col2im, col2im_rows, conv_backward_dense, conv_backward_sparse, conv_forward_direct,
     conv_grad_direct, full_backward, full_forward, gemm_bias_nt,
     im2col, maxpool_backward, maxpool_forward, wide_delta_dense, wide_delta_sparse,
 )
@@ -73,8 +73,7 @@ def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_ki
         if k == 3 or k == 4:
             if k == 3:
                 scale_by_derivative(delta, act, a_out, a_out + M, act_kind)
-            full_backward(W, w_off, M, F, act, a_in, delta, a_out, grad, gb, delta, a_in, need_dx)
-            apply_update(W, w_off, b_off, M * F, M, grad, gb, lr, gout, rotate)
+            full_backward(W, w_off, b_off, M, F, act, a_in, delta, a_out, delta, a_in, need_dx, lr, gout, rotate)
         elif k == 2:
             if need_dx and desc[i - 1, KIND] != 1:
                 maxpool_backward(delta, a_out, M, O, arg, desc[i, ARG_OFF], H, delta, a_in)
@@ -97,7 +96,11 @@ def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_ki
                 else:
                     conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, desc[i, COL_OFF], grad, gb, dcol, need_dx)
             if need_dx and not desc[i, DIRECT]:
-                col2im(dcol, C, H, K, delta, a_in)
+                if desc[i, POOLED]:
+                    ss = desc[i + 1, KERNEL] * desc[i + 1, KERNEL]
+                    col2im_rows(dcol, C, H, K, delta, a_in, bucket, M * ss + ss)
+                else:
+                    col2im(dcol, C, H, K, delta, a_in)
             apply_update(W, w_off, b_off, M * F, M, grad, gb, lr, gout, rotate)
 
 
