@@ -105,18 +105,22 @@ def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_ki
 
 
 @kernel
+def image_loss(desc, W, act, delta, arg, col, images, labels, n, act_kind, exact):
+    """Forward image n (a row of `images`) and put the output delta in place. Returns (loss, class)."""
+    for j in range(images.shape[1]):
+        act[U(j)] = images[U(n), U(j)]
+    forward(desc, W, act, arg, col, act_kind, exact)
+    L = desc.shape[0] - 1
+    return softmax_delta(act, desc[L, A_OFF], desc[L, MAPS], labels[n], delta)
+
+
+@kernel
 def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, images, labels, lo, hi, lr, act_kind, exact,
                  rotate):
     """Per-image SGD over images[lo:hi] (rows are flattened images). Returns (errors, loss sum)."""
-    n_in = images.shape[1]
-    L = desc.shape[0] - 1
-    o_off, n_out = desc[L, A_OFF], desc[L, MAPS]
     errors, loss = 0, 0.0
     for n in range(lo, hi):
-        for j in range(n_in):
-            act[U(j)] = images[U(n), U(j)]
-        forward(desc, W, act, arg, col, act_kind, exact)
-        lo_n, pred = softmax_delta(act, o_off, n_out, labels[n], delta)
+        lo_n, pred = image_loss(desc, W, act, delta, arg, col, images, labels, n, act_kind, exact)
         loss += lo_n
         errors += pred != labels[n]
         backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind, rotate)
@@ -126,15 +130,9 @@ def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, images
 @kernel
 def evaluate_images(desc, W, act, delta, arg, col, images, labels, lo, hi, act_kind, exact):
     """Forward only over images[lo:hi]. Returns (errors, loss sum)."""
-    n_in = images.shape[1]
-    L = desc.shape[0] - 1
-    o_off, n_out = desc[L, A_OFF], desc[L, MAPS]
     errors, loss = 0, 0.0
     for n in range(lo, hi):
-        for j in range(n_in):
-            act[U(j)] = images[U(n), U(j)]
-        forward(desc, W, act, arg, col, act_kind, exact)
-        lo_n, pred = softmax_delta(act, o_off, n_out, labels[n], delta)
+        lo_n, pred = image_loss(desc, W, act, delta, arg, col, images, labels, n, act_kind, exact)
         loss += lo_n
         errors += pred != labels[n]
     return errors, loss
