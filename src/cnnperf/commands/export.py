@@ -12,23 +12,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
-    from pathlib import Path
-
-    from cnnperf.errors import CnnperfError
+    from cnnperf.commands.validate import load_runs
     from cnnperf.fileio import atomic_write_text, check_writable
     from cnnperf.report.export import extrap_text
 
     check_writable(args.extrap)
-    path = Path(args.results)
-    try:
-        runs = json.loads(path.read_text())["runs"]
-    except FileNotFoundError:
-        raise CnnperfError(f"{path} not found; run 'cnnperf validate --out DIR' first and pass DIR/results.json") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CnnperfError(f"{path} is not a cnnperf validation results.json ({exc})") from None
-    if not runs:
-        raise CnnperfError(f"{path} holds no runs")
+    runs = load_runs(args.results)
     atomic_write_text(args.extrap, extrap_text(runs))
     print(f"wrote {args.extrap}: {len(runs)} runs; open it in Extra-P (text format, parameter p)")
     return 0

@@ -82,22 +82,27 @@ def _syncs(text: str) -> tuple[int | None, ...]:
     return tuple(out)
 
 
-def reused_runs(directory: str, name: str, keep) -> list[dict]:
-    """The runs stored by an earlier validation (one-line errors if absent)."""
+def load_runs(path, keep=lambda r: True) -> list[dict]:
+    """The runs stored in a validation results file (one-line errors if absent or malformed)."""
     import json
     from pathlib import Path
 
     from cnnperf.errors import CnnperfError
-    path = Path(directory) / name
+    path = Path(path)
     try:
         runs = [r for r in json.loads(path.read_text())["runs"] if keep(r)]
     except FileNotFoundError:
-        raise CnnperfError(f"{path} not found; --reuse needs the --out directory of an earlier validation") from None
+        raise CnnperfError(f"{path} not found; run 'cnnperf validate --out DIR' first and use DIR") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CnnperfError(f"{path} is not a cnnperf validation result ({exc})") from None
     if not runs:
         raise CnnperfError(f"{path} holds no runs for these networks and thread counts")
     return runs
+
+
+def reused_runs(directory: str, name: str, keep) -> list[dict]:
+    from pathlib import Path
+    return load_runs(Path(directory) / name, keep)
 
 
 def run(args) -> int:

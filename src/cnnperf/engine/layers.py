@@ -227,7 +227,7 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g
     grad[m, :] = sum_q d[m, q] col[arg[m, q], :], four rows per pass over grad[m, :];
     dcol[p, :] = sum of d[m, q] W[m, :] over the maps whose arg-max is p, written once per
     pixel (maps bucketed per window pixel in the int scratch `bucket`: M*S*S lists, S*S
-    counts, then the count of every pixel, P long, for col2im_rows).
+    counts, then the count of every pixel, P long, for col2im).
     The pooled delta dpool is turned into d (times f') in place; it is not needed afterwards.
     """
     P = O * O
@@ -274,7 +274,7 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g
             pix = (qy * S + k // S) * O + qx * S + k % S
             row = pix * F
             n = bucket[U(M * SS + k)]
-            bucket[U(M * SS + SS + pix)] = n  # rows without a delta: col2im_rows skips them
+            bucket[U(M * SS + SS + pix)] = n  # rows without a delta: col2im skips them
             for f in range(F):
                 dcol[U(row + f)] = ZERO
             j = 0
@@ -323,34 +323,17 @@ def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol
 
 
 @kernel
-def col2im_rows(dcol, C, H, K, dx, dx_off, count, c_off):
-    """col2im over the rows with count[c_off + p] > 0 only (under pooling most rows are zero)."""
+def col2im(dcol, C, H, K, dx, dx_off, count, c_off):
+    """dx[c, oy+ky, ox+kx] = sum over patches of dcol[p, f] (adjoint of im2col). With c_off >= 0
+    only the rows p with count[c_off + p] > 0 (under pooling most rows have no delta)."""
     O = H - K + 1
     F = C * K * K
     for i in range(C * H * H):
         dx[U(dx_off + i)] = ZERO
     for oy in range(O):
         for ox in range(O):
-            if count[U(c_off + oy * O + ox)] == 0:
+            if c_off >= 0 and count[U(c_off + oy * O + ox)] == 0:
                 continue
-            base = (oy * O + ox) * F
-            for c in range(C):
-                for ky in range(K):
-                    dst = dx_off + c * H * H + (oy + ky) * H + ox
-                    src = base + c * K * K + ky * K
-                    for kx in range(K):
-                        dx[U(dst + kx)] += dcol[U(src + kx)]
-
-
-@kernel
-def col2im(dcol, C, H, K, dx, dx_off):
-    """dx[c, oy+ky, ox+kx] = sum over patches of dcol[p, f] (adjoint of im2col)."""
-    O = H - K + 1
-    F = C * K * K
-    for i in range(C * H * H):
-        dx[U(dx_off + i)] = ZERO
-    for oy in range(O):
-        for ox in range(O):
             base = (oy * O + ox) * F
             for c in range(C):
                 for ky in range(K):

@@ -12,7 +12,7 @@ import numpy as np
 
 from cnnperf.engine.activations import U, ZERO, activate, kernel, scale_by_derivative
 from cnnperf.engine.layers import (
-    apply_update, col2im, col2im_rows, conv_backward_dense, conv_backward_sparse, conv_forward_direct,
+    apply_update, col2im, conv_backward_dense, conv_backward_sparse, conv_forward_direct,
     conv_grad_direct, full_backward, full_forward, gemm_bias_nt,
     im2col, maxpool_backward, maxpool_forward, wide_delta_dense, wide_delta_sparse,
 )
@@ -96,11 +96,8 @@ def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_ki
                 else:
                     conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, desc[i, COL_OFF], grad, gb, dcol, need_dx)
             if need_dx and not desc[i, DIRECT]:
-                if desc[i, POOLED]:
-                    ss = desc[i + 1, KERNEL] * desc[i + 1, KERNEL]
-                    col2im_rows(dcol, C, H, K, delta, a_in, bucket, M * ss + ss)
-                else:
-                    col2im(dcol, C, H, K, delta, a_in)
+                ss = desc[i + 1, KERNEL] * desc[i + 1, KERNEL] if desc[i, POOLED] else 0
+                col2im(dcol, C, H, K, delta, a_in, bucket, M * ss + ss if desc[i, POOLED] else -1)
             apply_update(W, w_off, b_off, M * F, M, grad, gb, lr, gout, rotate)
 
 
