@@ -6,7 +6,7 @@ from cnnperf.commands._args import int_list, nonnegative_int, positive_int
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="predict training time from a hardware profile (strategies a, b)",
+    p = sub.add_parser("predict", help="predict training time from a hardware profile (strategies a, b, c)",
                        description="Predict the execution time of CHAOS training for thread counts P with the paper's "
                                    "strategy (a) (operation counts) and (b) (measured per-image times).")
     p.add_argument("--net", default="small", metavar="NET", help="network of the profile (default: small)")

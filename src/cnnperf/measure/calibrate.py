@@ -30,7 +30,7 @@ from cnnperf.opcount import count_ops
 
 PAPER_EPOCHS = {"small": 70, "medium": 70, "large": 15}
 # images per timed region: long enough for >= ~0.1 s on a current core
-TIMING_IMAGES = {"small": 3000, "medium": 600, "large": 60}
+TIMING_IMAGES = {"small": 3000, "medium": 600, "large": 240}
 Log = Callable[[str], None]
 
 
