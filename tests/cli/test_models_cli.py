@@ -76,7 +76,76 @@ def test_bad_input_exit_2(argv, needle):
 
 def test_cold_start_imports_no_numba():
     code = ("import sys, time; t=time.perf_counter(); from cnnperf.cli import main; "
-            "main(['predict','--threads','1-3840:x2']); main(['reproduce']); "
+            "main(['predict','--threads','1-3840:x2']); main(['reproduce']); main(['count','--net','large']); main(['profile','show','xeon-phi-7120p']); "
             "print('NUMBA' if 'numba' in sys.modules or 'cnnperf.engine' in sys.modules else 'CLEAN')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip().endswith("CLEAN")
+
+
+def _bad_profile(tmp_path, old, new):
+    from cnnperf.hardware.toml_io import resolve_profile_path
+    text = resolve_profile_path("xeon-phi-7120p").read_text()
+    assert old in text
+    f = tmp_path / "bad.toml"
+    f.write_text(text.replace(old, new))
+    return str(f)
+
+
+@pytest.mark.parametrize("old,new,needle", [
+    ("t_prep_s = 12.56\n", "", "missing key 't_prep_s'"),
+    ("t_fprop_s = 1.45e-3", "t_fprop_ms = 1.45", "wrong unit"),
+    ("t_bprop_s = 5.3e-3", "t_bprop_s = -5.3e-3", "must be positive"),
+    ("schema_version = 1", "schema_version = 2", "unknown schema_version 2"),
+])
+@pytest.mark.parametrize("verb", [["profile", "show"], ["predict", "--profile"]])
+def test_bad_profile_one_line_exit_2(tmp_path, old, new, needle, verb):
+    r = run_cli(*verb, _bad_profile(tmp_path, old, new))
+    assert r.returncode == 2 and needle in r.stderr and "bad.toml" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
+
+
+@pytest.mark.parametrize("verb", [["count"], ["reproduce"], ["predict"]])
+def test_unwritable_json_exit_2(tmp_path, verb):
+    target = tmp_path / "missing-dir" / "out.json"
+    r = run_cli(*verb, "--json", str(target))
+    assert r.returncode == 2 and "out.json" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+def test_substituted_first_row_equals_the_total(capsys):
+    """The 'first row substituted' line of predict evaluates to the printed total (both strategies)."""
+    assert main(["predict", "--net", "large", "--threads", "480,960", "--epochs", "15"]) == 0
+    text = capsys.readouterr().out
+    blocks = text.split("first row substituted:\n")[1:]
+    assert len(blocks) == 2
+    for block in blocks:
+        expr_line, total_line = block.splitlines()[:2]
+        expr = expr_line.split("=", 1)[1].replace("[", "(").replace("]", ")")
+        total = float(total_line.split("=")[1].split(" s")[0].replace(",", ""))
+        assert eval(expr) == pytest.approx(total, rel=1e-3)  # noqa: S307 - our own arithmetic text
+    assert "held (4/core)" in text and "extrapolated" in text
+
+
+def test_predict_json_rows_match_table_x_large(tmp_path):
+    out = tmp_path / "large.json"
+    assert main(["predict", "--net", "large", "--strategy", "all", "--threads", "480-3840:x2", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["predictions"]
+    by = {(r["strategy"], r["p"]): r for r in rows}
+    for strategy, published in (("a", (92.9, 60.8, 44.8, 36.8)), ("b", (82.6, 45.7, 27.2, 18.0))):
+        for p, v in zip((480, 960, 1920, 3840), published):
+            r = by[(strategy, p)]
+            assert abs(r["seconds"] / 60 - v) <= 0.1
+            assert r["seconds"] == pytest.approx(sum(r["terms"][k] for k in ("prep", "train", "validate", "test", "mem")))
+            assert r["epochs"] == 15 and r["terms"]["cpi"] == 2.0
+
+
+def test_reproduce_json_reports_the_medium_anomaly_and_table_xi_factor(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["reproduce", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    stated = [c for c in doc["as_stated"] if c["table"] == "X"]
+    assert [round(c["ours"], 1) for c in stated] == [38.6, 25.7, 19.3, 16.0]
+    assert all(not c["ok"] for c in stated)
+    checked = [c for c in doc["cells"] if c["table"] in ("X", "XI")]
+    assert len(checked) == 42 and max(abs(c["diff"]) for c in checked) <= 0.1
+    assert 1.0015 < doc["table_xi_factor"] < 1.0025

@@ -34,8 +34,6 @@ def test_toml_round_trip(tmp_path):
     assert profile_to_toml(load_profile(str(path))) == profile_to_toml(p)
 
 
-BASE = None
-
 
 def _write(tmp_path, text):
     f = tmp_path / "bad.toml"
@@ -67,3 +65,46 @@ def test_unknown_profile_and_network():
         load_profile("no-such-machine")
     with pytest.raises(CnnperfError, match="has no network 'huge'; it has small, medium, large"):
         load_profile(PHI).network("huge")
+
+
+def test_cpi_beyond_a_short_table_keeps_the_last_value():
+    import dataclasses
+    p = dataclasses.replace(load_profile(PHI), cpi={1: 1.0, 2: 1.25})
+    # 61 cores: 1..61 -> 1 per core, 62..122 -> 2, 123.. -> 3+ (beyond the table: 1.25 held)
+    assert list(p.cpi_at([1, 61, 62, 122, 123, 3840])) == [1.0, 1.0, 1.25, 1.25, 1.25, 1.25]
+
+
+def test_contention_vectorised_over_2d_arrays():
+    c = load_profile(PHI).networks["small"].contention
+    p = np.array([[1, 15], [240, 480]])
+    out = c(p)
+    assert out.shape == (2, 2)
+    assert out[0, 0] == pytest.approx(7.10e-6) and out[1, 0] == pytest.approx(1.40e-2)
+    assert out[1, 1] == pytest.approx(2.78e-2, rel=5e-3)
+    # beyond the measured range the least-squares line: doubling p roughly doubles the contention
+    assert c(3840) / c(1920) == pytest.approx(2.0, rel=0.01)
+
+
+def test_round_trip_keeps_extra_sections(tmp_path):
+    from cnnperf.hardware.toml_io import resolve_profile_path
+    text = resolve_profile_path(PHI).read_text() + '\n[future]\nnote = "kept"\nvalues = [1, 2]\n'
+    src = tmp_path / "future.toml"
+    src.write_text(text)
+    p = load_profile(str(src))
+    assert p.extra["future"] == {"note": "kept", "values": [1, 2]}
+    again = load_profile(str(save_profile(tmp_path / "again.toml", p)))
+    assert again == p and again.extra["future"]["note"] == "kept"
+
+
+def test_builtin_profile_holds_the_papers_constants():
+    p = load_profile(PHI)
+    assert (p.clock_hz, p.cores, p.threads_per_core, p.hardware_threads) == (1.238e9, 61, 4, 244)
+    assert p.cpi == {1: 1.0, 2: 1.0, 3: 1.5, 4: 2.0}
+    expect = {"small": (70, 1e9, 12.56, 1.45e-3, 5.3e-3, 58e3, 524e3),
+              "medium": (70, 1e10, 12.7, 12.55e-3, 69.73e-3, 559e3, 6119e3),
+              "large": (15, 1e11, 13.5, 148.88e-3, 859.19e-3, 5349e3, 73178e3)}
+    for name, values in expect.items():
+        n = p.networks[name]
+        assert (n.epochs, n.prep_ops, n.t_prep_s, n.t_fprop_s, n.t_bprop_s, n.fprop_ops, n.bprop_ops) == values
+        assert n.operation_factor == 15.0
+        assert n.contention.status.count("measured") == 7 and n.contention.status[-4:] == ("extrapolated",) * 4

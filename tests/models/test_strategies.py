@@ -52,3 +52,16 @@ def test_terms_add_up_and_broadcast():
     assert pred.seconds[0, 0] == pytest.approx(12.56 + 6.75e-3 * 6e4 + 1.45e-3 * 6e4 + 1.45e-3 * 1e4 + 7.1e-6 * 6e4)
     rows = pred.rows()
     assert len(rows) == 6 and rows[0]["terms"]["cpi"] == 1 and rows[0]["strategy"] == "b"
+
+
+@pytest.mark.parametrize("oversubscription", ["none", "time-slicing"])
+@pytest.mark.parametrize("strategy", ["a", "b"])
+def test_substituted_text_evaluates_to_the_prediction(strategy, oversubscription):
+    import dataclasses
+
+    from cnnperf.report.models import _substituted
+    profile = dataclasses.replace(PHI, oversubscription=oversubscription)
+    for p in (1, 240, 960):
+        pred = STRATEGIES[strategy].predict(profile.networks["medium"], profile, np.array([p]), 60000, 10000, 70)
+        expr = _substituted(pred, profile).splitlines()[0].split("=", 1)[1].replace("[", "(").replace("]", ")")
+        assert eval(expr) == pytest.approx(float(pred.seconds[0]), rel=1e-3)  # noqa: S307 - our own arithmetic text

@@ -35,3 +35,27 @@ def test_fully_connected_matches_paper_forward_counts():
         t = count_ops(preset(net)).by_type()
         ours = t["full"][0] + t["output"][0]
         assert abs(ours / paper - 1) < 0.05, (net, ours)
+
+
+def test_hand_checked_single_conv_layer():
+    # 1x3x3 -> 1C2: one 2x2 map, fan_in 1*2*2 = 4, weights 4 + 1 bias = 5
+    # -> 2N output: fan_in 4, weights 2*4 + 2 = 10
+    c = count_ops(parse_notation("1x3x3-1C2-2N"))
+    conv, out = c.layers
+    assert (conv.kind, out.kind) == ("conv", "output")
+    # FProp: 4 positions x 4 multiply-adds = 16, + 4 bias adds + 4 activations
+    assert conv.fprop == 24
+    # BProp of the first layer: 16 weight-gradient multiply-adds + 4 derivatives + 5 updates (no input delta)
+    assert conv.bprop == 25
+    # output: 8 multiply-adds + 2 bias + 2 softmax; back: 8 gradient + 8 input delta + 2 derivatives + 10 updates
+    assert (out.fprop, out.bprop) == (12, 28)
+    assert (c.fprop, c.bprop) == (36, 53)
+    assert c.prep_shared == 15  # one per weight
+    assert c.by_type() == {"conv": (24, 25), "maxpool": (0, 0), "full": (0, 0), "output": (12, 28)}
+
+
+def test_two_input_maps_double_the_conv_multiply_adds():
+    one, two = count_ops(parse_notation("1x3x3-1C2-2N")), count_ops(parse_notation("2x3x3-1C2-2N"))
+    # fan_in 4 -> 8: 16 -> 32 multiply-adds forward and for the gradient; weights 5 -> 9
+    assert two.layers[0].fprop - one.layers[0].fprop == 16
+    assert two.layers[0].bprop - one.layers[0].bprop == 16 + 4

@@ -26,18 +26,23 @@ def _substituted(pred: Prediction, profile: HardwareProfile, j: int = 0) -> str:
     p, i, it, ep = (float(np.ravel(np.broadcast_to(v, np.shape(pred.seconds)))[j])
                     for v in (pred.p, pred.images, pred.test_images, pred.epochs))
     cpi = float(np.ravel(np.broadcast_to(pred.cpi, np.shape(pred.seconds)))[j])
-    mc = float(net.contention(p))
+    mc = float(net.contention(profile.contention_threads(net.contention, p)))
+    sl = float(profile.time_slice_at(p))
+    if sl != 1.0:  # time-slicing profiles stretch compute and contention alike (HardwareProfile.time_slice_at)
+        cpi_s, mem_s = f"{cpi:g} * {sl:.4g}", f" * {sl:.4g}"
+    else:
+        cpi_s, mem_s = f"{cpi:g}", ""
     total = float(np.ravel(pred.seconds)[j])
     if pred.strategy == "a":
         prep = pred.notes[0] if pred.notes else f"{net.prep_ops:.3g}"
         return (f"T = ({prep} + 4*{i:.0f} + 2*{it:.0f} + 10*{ep:.0f})/{profile.clock_hz:.4g} * {net.operation_factor:g}"
                 f" + [ ({net.fprop_ops:.4g}+{net.bprop_ops:.4g})/{profile.clock_hz:.4g} * {i:.0f}/{p:.0f} * {ep:.0f}"
-                f" + {net.fprop_ops:.4g}/{profile.clock_hz:.4g} * ({i:.0f}+{it:.0f})/{p:.0f} * {ep:.0f} ] * {cpi:g}"
-                f" * {net.operation_factor:g} + {mc:.4g} * {i:.0f} * {ep:.0f}/{p:.0f}\n  = {total:,.1f} s = {total / 60:,.2f} min")
+                f" + {net.fprop_ops:.4g}/{profile.clock_hz:.4g} * ({i:.0f}+{it:.0f})/{p:.0f} * {ep:.0f} ] * {cpi_s}"
+                f" * {net.operation_factor:g} + {mc:.4g} * {i:.0f} * {ep:.0f}/{p:.0f}{mem_s}\n  = {total:,.1f} s = {total / 60:,.2f} min")
     if pred.strategy == "b":
         return (f"T = {net.t_prep_s:.4g} + [ ({net.t_fprop_s:.4g}+{net.t_bprop_s:.4g}) * {i:.0f}/{p:.0f} * {ep:.0f}"
-                f" + {net.t_fprop_s:.4g} * ({i:.0f}+{it:.0f})/{p:.0f} * {ep:.0f} ] * {cpi:g}"
-                f" + {mc:.4g} * {i:.0f} * {ep:.0f}/{p:.0f}\n  = {total:,.1f} s = {total / 60:,.2f} min")
+                f" + {net.t_fprop_s:.4g} * ({i:.0f}+{it:.0f})/{p:.0f} * {ep:.0f} ] * {cpi_s}"
+                f" + {mc:.4g} * {i:.0f} * {ep:.0f}/{p:.0f}{mem_s}\n  = {total:,.1f} s = {total / 60:,.2f} min")
     return f"= {total:,.1f} s = {total / 60:,.2f} min"
 
 
@@ -49,16 +54,21 @@ def format_prediction(pred: Prediction, profile: HardwareProfile) -> str:
     rows = pred.rows()
     terms = [k for k in rows[0]["terms"] if k not in ("cpi", "threads_per_core", "time_slice")]
     head = ("p", "images", "test", "epochs", *(f"{t} s" for t in terms), "total s", "minutes", "thr/core", "CPI",
-            "slice", "contention", "hardware")
+            "CPI from", "slice", "contention", "hardware")
+    table_max = max(profile.cpi)
     body = [head]
     regimes = net.contention.regime([r["p"] for r in rows])
     for r, regime in zip(rows, regimes):
         beyond = "beyond" if r["p"] > profile.hardware_threads else "within"
         body.append((f"{r['p']:,}", f"{r['images']:,}", f"{r['test_images']:,}", r["epochs"],
                      *(f"{r['terms'][t]:,.1f}" for t in terms), f"{r['seconds']:,.1f}", f"{r['seconds'] / 60:,.2f}",
-                     r["terms"]["threads_per_core"], f"{r['terms']['cpi']:g}", f"{r['terms']['time_slice']:.3g}",
+                     r["terms"]["threads_per_core"], f"{r['terms']['cpi']:g}",
+                     "table" if r["terms"]["threads_per_core"] <= table_max else f"held ({table_max}/core)",
+                     f"{r['terms']['time_slice']:.3g}",
                      regime, beyond))
     lines.append(table(body))
+    lines.append(f"CPI: threads per core = ceil(p / {profile.cores}) looked up in the CPI table; beyond its last entry"
+                 f" ({table_max} per core) the last CPI is held (paper)")
     lines.append(f"contention: linear between measured thread counts, least-squares line a + b*p beyond them; "
                  f"hardware threads: {profile.hardware_threads:,} ({profile.cores} cores x {profile.threads_per_core})")
     for note in pred.notes[1:]:
