@@ -49,7 +49,8 @@ def main() -> int:
     base = cold(["--version"])
     for argv in (["predict", "--net", "medium", "--threads", "1-3840:x2"], ["reproduce"]):
         t = cold(argv)
-        print(f"cold `cnnperf {' '.join(argv)}`: {t * 1e3:.0f} ms (python + cnnperf --version alone: {base * 1e3:.0f} ms)")
+        print(f"cold `cnnperf {' '.join(argv)}`: {t * 1e3:.0f} ms "
+              f"(python + cnnperf --version alone: {base * 1e3:.0f} ms)")
     return 0
 
 

@@ -43,3 +43,18 @@ def tiny_mnist(tmp_path):
 def make_mnist():
     """write_tiny_mnist(directory, n_train, n_test, seed, gz) for tests that need other sizes."""
     return write_tiny_mnist
+
+
+@pytest.fixture
+def phi_variant(tmp_path):
+    """variant(old, new, count=-1): the built-in Xeon Phi profile with `old` replaced by `new`,
+    written as tmp_path/bad.toml; returns its path."""
+    from cnnperf.hardware.toml_io import resolve_profile_path
+
+    def variant(old: str, new: str, count: int = -1) -> str:
+        text = resolve_profile_path("xeon-phi-7120p").read_text()
+        assert old in text
+        path = tmp_path / "bad.toml"
+        path.write_text(text.replace(old, new, count))
+        return str(path)
+    return variant

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -36,10 +37,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return p
 
@@ -62,3 +61,39 @@ def output_dir(path: str | os.PathLike, first_file: str) -> Path:
         raise CnnperfError(f"cannot create output directory {out}: {exc.strerror}; choose another --out") from None
     check_writable(out / first_file)
     return out
+
+
+class ResumableState:
+    """Finished steps of a long job, saved as JSON beside its output after every step (atomic
+    writes), so the same command resumes an interrupted job. A state file of a job with other
+    options, or one that is not such a file, means starting over (and says so)."""
+
+    def __init__(self, path: str | os.PathLike, key: str, log=lambda message: None):
+        self.path, self.key = Path(path), key
+        self.steps: dict = {}
+        if not self.path.is_file():
+            return
+        try:
+            old = json.loads(self.path.read_text(encoding="utf-8"))
+            # "fingerprint": the key's name in state files of cnnperf 0.1
+            same = isinstance(old, dict) and old.get("key", old.get("fingerprint")) == key
+            steps = old["steps"] if same else None
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            log(f"ignoring {self.path}: not a readable state file; starting over")
+            return
+        if isinstance(steps, dict):
+            self.steps = steps
+            log(f"resuming: {len(steps)} step(s) done in {self.path}")
+        else:
+            log(f"ignoring {self.path}: it belongs to a job with other options; starting over")
+
+    def get(self, name: str, default=None):
+        return self.steps.get(name, default)
+
+    def put(self, name: str, value) -> None:
+        self.steps[name] = value
+        atomic_write_json(self.path, {"key": self.key, "steps": self.steps})
+
+    def done(self) -> None:
+        """The job finished: remove the state file."""
+        self.path.unlink(missing_ok=True)

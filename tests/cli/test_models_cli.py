@@ -76,19 +76,11 @@ def test_bad_input_exit_2(argv, needle):
 
 def test_cold_start_imports_no_numba():
     code = ("import sys, time; t=time.perf_counter(); from cnnperf.cli import main; "
-            "main(['predict','--threads','1-3840:x2']); main(['reproduce']); main(['count','--net','large']); main(['profile','show','xeon-phi-7120p']); "
+            "main(['predict','--threads','1-3840:x2']); main(['reproduce']); main(['count','--net','large']); "
+            "main(['profile','show','xeon-phi-7120p']); "
             "print('NUMBA' if 'numba' in sys.modules or 'cnnperf.engine' in sys.modules else 'CLEAN')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip().endswith("CLEAN")
-
-
-def _bad_profile(tmp_path, old, new):
-    from cnnperf.hardware.toml_io import resolve_profile_path
-    text = resolve_profile_path("xeon-phi-7120p").read_text()
-    assert old in text
-    f = tmp_path / "bad.toml"
-    f.write_text(text.replace(old, new))
-    return str(f)
 
 
 @pytest.mark.parametrize("old,new,needle", [
@@ -98,8 +90,8 @@ def _bad_profile(tmp_path, old, new):
     ("schema_version = 1", "schema_version = 2", "unknown schema_version 2"),
 ])
 @pytest.mark.parametrize("verb", [["profile", "show"], ["predict", "--profile"]])
-def test_bad_profile_one_line_exit_2(tmp_path, old, new, needle, verb):
-    r = run_cli(*verb, _bad_profile(tmp_path, old, new))
+def test_bad_profile_one_line_exit_2(phi_variant, old, new, needle, verb):
+    r = run_cli(*verb, phi_variant(old, new))
     assert r.returncode == 2 and needle in r.stderr and "bad.toml" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
 
@@ -135,7 +127,8 @@ def test_predict_json_rows_match_table_x_large(tmp_path):
         for p, v in zip((480, 960, 1920, 3840), published):
             r = by[(strategy, p)]
             assert abs(r["seconds"] / 60 - v) <= 0.1
-            assert r["seconds"] == pytest.approx(sum(r["terms"][k] for k in ("prep", "train", "validate", "test", "mem")))
+            terms = ("prep", "train", "validate", "test", "mem")
+            assert r["seconds"] == pytest.approx(sum(r["terms"][k] for k in terms))
             assert r["epochs"] == 15 and r["terms"]["cpi"] == 2.0
 
 

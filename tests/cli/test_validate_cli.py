@@ -120,7 +120,8 @@ def test_validate_ranks_tiny(calibrated, tmp_path, make_mnist, capsys):
     with_net.write_text(prof.read_text() + "\n[network]\nalpha_s = 1e-6\nbeta_bytes_per_s = 5e9\nsource = \"test\"\n")
     data = _tiny(tmp_path, make_mnist)
     out = tmp_path / "mv"
-    assert main(["validate", "--profile", str(with_net), "--nets", "small", "--ranks", "1,2", "--sync-every", "50,epoch",
+    assert main(["validate", "--profile", str(with_net), "--nets", "small", "--ranks", "1,2",
+                 "--sync-every", "50,epoch",
                  "--images", "200", "--test-images", "50", "--repeat", "1", "--out", str(out), "--data", str(data),
                  "--quiet"]) == 0
     doc = json.loads((out / "results-mpi.json").read_text())

@@ -64,3 +64,17 @@ def test_operation_factor_reproduces_the_reference_run(tiny_profile):
     from dataclasses import replace
     pred = strategy_a.predict(replace(n, operation_factor=of), p, 1, 200, 40, 1).seconds
     assert float(pred) == pytest.approx(measured, rel=2e-3)
+
+
+def test_calibrating_a_toml_network_with_an_awkward_name_reads_back(tmp_path):
+    """`calibrate --nets /path/tiny.toml`: the entry is keyed by the network's name, which may
+    hold dots and quotes, and the profile reads back (it did not when TOML was written by hand)."""
+    net = tmp_path / "tiny.toml"
+    net.write_text('name = "my.tiny \\"net\\""\n[[layers]]\ntype = "input"\nsize = 29\n'
+                   '[[layers]]\ntype = "conv"\nmaps = 2\nkernel = 4\n[[layers]]\ntype = "maxpool"\nsize = 2\n'
+                   '[[layers]]\ntype = "output"\nneurons = 10\n')
+    out = tmp_path / "p.toml"
+    calibrate(CalibrationConfig(nets=(str(net),), threads=(1,), quick=True, repeats=3), out, lambda m: None)
+    p = load_profile(str(out))
+    assert list(p.networks) == ['my.tiny "net"']
+    assert p.networks['my.tiny "net"'].notation == "1x29x29-2C4-MP2-10N"

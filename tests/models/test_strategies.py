@@ -1,5 +1,7 @@
 """Strategies (a) and (b) against the paper's Tables X and XI; vectorisation; terms."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -57,11 +59,29 @@ def test_terms_add_up_and_broadcast():
 @pytest.mark.parametrize("oversubscription", ["none", "time-slicing"])
 @pytest.mark.parametrize("strategy", ["a", "b"])
 def test_substituted_text_evaluates_to_the_prediction(strategy, oversubscription):
-    import dataclasses
-
-    from cnnperf.report.models import _substituted
     profile = dataclasses.replace(PHI, oversubscription=oversubscription)
+    model = STRATEGIES[strategy]
     for p in (1, 240, 960):
-        pred = STRATEGIES[strategy].predict(profile.networks["medium"], profile, np.array([p]), 60000, 10000, 70)
-        expr = _substituted(pred, profile).splitlines()[0].split("=", 1)[1].replace("[", "(").replace("]", ")")
+        pred = model.predict(profile.networks["medium"], profile, np.array([p]), 60000, 10000, 70)
+        text = model.substitute("medium", profile, pred)
+        expr = text.splitlines()[0].split("=", 1)[1].replace("[", "(").replace("]", ")")
         assert eval(expr) == pytest.approx(float(pred.seconds[0]), rel=1e-3)  # noqa: S307 - our own arithmetic text
+
+
+def test_every_registered_strategy_implements_the_protocol_and_the_terms():
+    """Closed plug-ins: each module has NAME, LABEL, EQUATION, requires, predict, substitute, and
+    every prediction carries exactly the contract's terms (TERMS) that add up to the total."""
+    from cnnperf.models import TERMS, Strategy
+    from cnnperf.models.strategy_c import fit_runs
+    profile = PHI
+    entry, _ = fit_runs(profile.networks["small"], profile, np.array([1, 15, 30, 60]),
+                        np.array([400.0, 40.0, 22.0, 13.0]), 60000, 10000, 1)
+    profile = dataclasses.replace(PHI, networks={**PHI.networks, "small": entry})
+    for name, model in STRATEGIES.items():
+        assert isinstance(model, Strategy) and name == model.NAME and model.LABEL.startswith(f"({name})")
+        assert model.requires("small", profile) is None
+        pred = model.predict("small", profile, np.array([1, 60]), 60000, 10000, 1)
+        assert tuple(pred.terms) == TERMS
+        assert np.allclose(sum(pred.terms.values()), pred.seconds)
+        assert model.substitute("small", profile, pred).splitlines()[-1].startswith("  = ")
+    assert STRATEGIES["c"].requires("small", PHI) is not None  # no fit in the built-in profile: says what to run

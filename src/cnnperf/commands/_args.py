@@ -67,3 +67,19 @@ def int_list(text: str) -> list[int]:
         else:
             values.append(positive_int(part))
     return values
+
+
+def strategy_name(text: str) -> str:
+    """A registered strategy's name or 'all' (the registry is read only when the option is given)."""
+    from cnnperf.models import STRATEGIES
+
+    if text != "all" and text not in STRATEGIES:
+        raise argparse.ArgumentTypeError(f"unknown strategy {text!r}; use one of {', '.join(STRATEGIES)} or all")
+    return text
+
+
+def name_list(text: str) -> str:
+    """A non-empty comma-separated list (e.g. of networks), passed on as text."""
+    if not [t for t in text.split(",") if t.strip()]:
+        raise argparse.ArgumentTypeError("the list is empty; give e.g. small,medium")
+    return text

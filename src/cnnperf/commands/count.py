@@ -13,15 +13,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    import cnnperf
     from cnnperf.fileio import atomic_write_json, check_writable
-    from cnnperf.networks import resolve_network
-    from cnnperf.opcount import count_ops
     from cnnperf.report.models import format_counts
 
     if args.json:
         check_writable(args.json)
-    spec = resolve_network(args.net)
-    counts = count_ops(spec, executed=args.executed)
+    spec = cnnperf.network(args.net)
+    counts = cnnperf.count(spec, executed=args.executed)
     print(format_counts(counts, spec.notation()))
     if args.json:
         atomic_write_json(args.json, {

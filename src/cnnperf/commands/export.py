@@ -12,12 +12,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from cnnperf.commands.validate import load_runs
-    from cnnperf.fileio import atomic_write_text, check_writable
-    from cnnperf.report.export import extrap_text
+    import cnnperf
 
-    check_writable(args.extrap)
-    runs = load_runs(args.results)
-    atomic_write_text(args.extrap, extrap_text(runs))
-    print(f"wrote {args.extrap}: {len(runs)} runs; open it in Extra-P (text format, parameter p)")
+    n = cnnperf.export_extrap(args.results, args.extrap)
+    print(f"wrote {args.extrap}: {n} runs; open it in Extra-P (text format, parameter p)")
     return 0

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from cnnperf.commands._args import int_list, nonnegative_int, positive_int
+from cnnperf.commands._args import int_list, nonnegative_int, positive_int, strategy_name
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="predict training time from a hardware profile (strategies a, b, c)",
-                       description="Predict the execution time of CHAOS training for thread counts P with the paper's "
-                                   "strategy (a) (operation counts) and (b) (measured per-image times).")
+    p = sub.add_parser("predict", help="predict training time from a hardware profile",
+                       description="Predict the execution time of CHAOS training for thread counts P with every "
+                                   "strategy the profile supports (the paper's operation counts and measured "
+                                   "per-image times, cnnperf's empirical fit).")
     p.add_argument("--net", default="small", metavar="NET", help="network of the profile (default: small)")
     p.add_argument("--profile", default="xeon-phi-7120p", metavar="NAME|PATH",
                    help="built-in profile name or TOML file (default: xeon-phi-7120p)")
-    p.add_argument("--strategy", choices=("a", "b", "c", "all"), default="all",
-                   help="model strategy; c needs a profile with empirical fits (default: all available)")
+    p.add_argument("--strategy", type=strategy_name, default="all", metavar="NAME",
+                   help="one strategy by its name, or 'all' (default): every strategy the profile supports")
     p.add_argument("--threads", type=int_list, default=None, metavar="LIST",
                    help="thread counts, e.g. 1,15,30 or 1-3840:x2 or 0-240:+15 (default: 1,15,30,60,120,180,240)")
     p.add_argument("--images", type=positive_int, default=60000, help="training images i (default: 60,000)")
@@ -30,48 +31,34 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import numpy as np
-
-    from cnnperf.errors import CnnperfError
+    import cnnperf
     from cnnperf.fileio import atomic_write_json, check_writable
-    from cnnperf.hardware import load_profile
-    from cnnperf.models import STRATEGIES
     from cnnperf.report.models import format_prediction
 
     if args.json:
         check_writable(args.json)
-    profile = load_profile(args.profile)
-    params = profile.network(args.net)
-    threads = args.threads if args.threads is not None else [1, 15, 30, 60, 120, 180, 240]
-    if not threads:
-        raise CnnperfError("--threads is empty; give e.g. 1,2,4 or 1-64:x2")
-    epochs = args.epochs or params.epochs
-    strategies = (["a", "b"] + (["c"] if params.empirical else [])) if args.strategy == "all" else [args.strategy]
-    out = []
-    ranks = args.ranks if args.ranks is not None else [None]
-    if args.ranks is not None and (not ranks or min(ranks) < 1):
-        raise CnnperfError("--ranks needs positive rank counts, e.g. 1,2,4 or 1-64:x2")
-    k = 0
-    for r in ranks:
-        for name in strategies:
-            if r is None:
-                pred = STRATEGIES[name].predict(params, profile, np.array(threads), args.images, args.test_images, epochs)
-            else:
-                from cnnperf.models.comm import predict_distributed
-                from cnnperf.networks import resolve_network
-                n_weights = resolve_network(params.notation or args.net).n_weights
-                pred = predict_distributed(STRATEGIES[name], params, profile, np.array(threads), r, args.images,
-                                           args.test_images, epochs, n_weights=n_weights, sync_every=args.sync_every,
-                                           ranks_per_node=args.ranks_per_node)
-            if k:
-                print()
-            k += 1
-            if r is not None:
-                print(f"R = {r} rank(s) x P threads, {min(args.ranks_per_node, r)} rank(s) per node, sync "
-                      + ("once per epoch" if args.sync_every is None else f"every {args.sync_every} images per rank"))
-            print(format_prediction(pred, profile))
-            out += [{**row, "ranks": r or 1, "sync_every": args.sync_every or "epoch"} for row in pred.rows()]
+    profile = cnnperf.profile(args.profile)
+    net = cnnperf.api.target(args.net, profile)
+    threads = args.threads if args.threads is not None else list(cnnperf.api.DEFAULT_THREADS)
+    names = cnnperf.api.strategies_for(net, profile, args.strategy)
+    distributed = args.ranks is not None
+    if distributed:
+        from cnnperf.models import STRATEGIES, distributable
+        usable = {s.NAME for s in distributable(net, profile)}
+        names = [n for n in names if n in usable] or [STRATEGIES[names[0]].NAME]
+    rows, blocks = [], []
+    for r in (args.ranks if distributed else [1]):
+        for name in names:
+            kw = {"ranks": r, "ranks_per_node": args.ranks_per_node, "sync_every": args.sync_every} if distributed \
+                else {}
+            pred = cnnperf.predict(net, profile, name, threads, args.images, args.test_images, args.epochs, **kw)
+            head = (f"R = {r} rank(s) x P threads, {min(args.ranks_per_node, r)} rank(s) per node, sync "
+                    + ("once per epoch" if args.sync_every is None else f"every {args.sync_every} images per rank")
+                    + "\n") if distributed else ""
+            blocks.append(head + format_prediction(pred, profile))
+            rows += [{**row, "ranks": r, "sync_every": args.sync_every or "epoch"} for row in pred.rows()]
+    print("\n\n".join(blocks))
     if args.json:
-        atomic_write_json(args.json, {"profile": profile.name, "predictions": out})
+        atomic_write_json(args.json, {"profile": profile.name, "predictions": rows})
         print(f"wrote {args.json}")
     return 0

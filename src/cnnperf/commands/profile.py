@@ -14,16 +14,17 @@ def register(sub) -> None:
 
 
 def run_list(args) -> int:
-    from cnnperf.hardware import builtin_profiles, load_profile
+    import cnnperf
+    from cnnperf.hardware import builtin_profiles
 
     for name in builtin_profiles():
-        print(f"{name:20s} {load_profile(name).description}")
+        print(f"{name:20s} {cnnperf.profile(name).description}")
     return 0
 
 
 def run_show(args) -> int:
-    from cnnperf.hardware import load_profile
+    import cnnperf
     from cnnperf.report.models import format_profile
 
-    print(format_profile(load_profile(args.profile)))
+    print(format_profile(cnnperf.profile(args.profile)))
     return 0

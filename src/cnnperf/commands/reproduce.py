@@ -11,14 +11,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    import cnnperf
     from cnnperf.fileio import atomic_write_json, check_writable
-    from cnnperf.hardware import load_profile
     from cnnperf.report.reproduce import format_reproduction
-    from cnnperf.validation.reproduce import reproduce
 
     if args.json:
         check_writable(args.json)
-    result = reproduce(load_profile(args.profile))
+    result = cnnperf.reproduce(args.profile)
     print(format_reproduction(result))
     if args.json:
         cell = lambda c: {"table": c.table, "cell": c.label, "ours": c.ours, "published": c.published,  # noqa: E731

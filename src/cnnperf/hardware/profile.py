@@ -7,6 +7,7 @@ Pure data and functions; TOML reading and writing live in `cnnperf.hardware.toml
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -49,27 +50,51 @@ class Contention:
         """'measured', 'interpolated' or 'extrapolated' per p."""
         p_arr = np.atleast_1d(np.asarray(p, dtype=float))
         mp, _ = self.measured()
-        out = np.where(np.isin(p_arr, mp), "measured", np.where((p_arr > mp[0]) & (p_arr < mp[-1]), "interpolated", "extrapolated"))
+        inside = np.where((p_arr > mp[0]) & (p_arr < mp[-1]), "interpolated", "extrapolated")
+        out = np.where(np.isin(p_arr, mp), "measured", inside)
         return out
+
+
+def number(kind: type = float, zero_ok: bool = False, **kw) -> Any:
+    """A numeric profile key (unit in its name); the loader checks type and sign from this."""
+    return field(metadata={"toml": "number", "kind": kind, "zero_ok": zero_ok}, **kw)
+
+
+def text(**kw) -> Any:
+    return field(metadata={"toml": "str"}, **kw)
+
+
+def table(**kw) -> Any:
+    return field(metadata={"toml": "table"}, **kw)
 
 
 @dataclass(frozen=True)
 class NetworkParams:
-    """Per-network entries of a profile. Counts in operations, times in seconds."""
+    """Per-network entries of a profile (`[networks.NAME]`). Counts in operations, times in seconds.
 
-    name: str
-    epochs: int
-    operation_factor: float
-    prep_ops: float
-    fprop_ops: float
-    bprop_ops: float
-    t_prep_s: float
-    t_fprop_s: float
-    t_bprop_s: float
-    contention: Contention
-    notation: str = ""
-    sources: dict = field(default_factory=dict, compare=False)  # how each value was obtained
-    empirical: dict = field(default_factory=dict, compare=False)  # strategy (c) fit, if any
+    The TOML keys are this class's fields (their metadata says how each is checked)."""
+
+    name: str = field(metadata={"toml": "key"})  # the table's key, not a TOML value
+    epochs: int = number(int)
+    operation_factor: float = number()
+    prep_ops: float = number(zero_ok=True)
+    fprop_ops: float = number()
+    bprop_ops: float = number()
+    t_prep_s: float = number(zero_ok=True)
+    t_fprop_s: float = number()
+    t_bprop_s: float = number()
+    contention: Contention = field(metadata={"toml": "memory_contention"})
+    notation: str = text(default="")
+    sources: dict = table(default_factory=dict, compare=False)  # how each value was obtained
+    empirical: dict = table(default_factory=dict, compare=False)  # strategy (c) fit, if any
+
+
+def machine_key(kind: type = float, **kw) -> Any:
+    """A key of the profile's [machine] table (checked by the loader from this metadata)."""
+    return field(metadata={"toml": "machine", "kind": kind}, **kw)
+
+
+OVERSUBSCRIPTION = ("none", "time-slicing")
 
 
 @dataclass(frozen=True)
@@ -77,15 +102,16 @@ class HardwareProfile:
     """One machine: clock s, cores, hardware threads per core, CPI table, networks."""
 
     name: str
-    clock_hz: float
-    cores: int
-    threads_per_core: int
-    cpi: dict[int, float]  # threads per core -> cycles per instruction
-    networks: dict[str, NetworkParams]
+    clock_hz: float = machine_key()
+    cores: int = machine_key(int)
+    threads_per_core: int = machine_key(int)
+    cpi: dict[int, float] = field(default_factory=dict)  # threads per core -> cycles per instruction
+    networks: dict[str, NetworkParams] = field(default_factory=dict)
     description: str = ""
     source: str = ""
     extra: dict = field(default_factory=dict, compare=False)  # other TOML sections, kept verbatim
-    oversubscription: str = "none"  # "none": the paper's rules; "time-slicing": see time_slice_at
+    # "none": the paper's rules; "time-slicing": see time_slice_at
+    oversubscription: str = machine_key(str, default="none")
 
     @property
     def hardware_threads(self) -> int:
@@ -122,9 +148,21 @@ class HardwareProfile:
             return p_arr
         return np.minimum(p_arr, max(float(self.hardware_threads), float(contention.measured()[0].max())))
 
+    def params_for(self, net) -> NetworkParams:
+        """The entry of network `net` (a NetworkSpec or a name): by name, else by notation."""
+        name = getattr(net, "name", net)
+        if name in self.networks:
+            return self.networks[name]
+        notation = net.notation() if hasattr(net, "notation") else None
+        for params in self.networks.values():
+            if notation and params.notation == notation:
+                return params
+        return self.network(name)
+
     def network(self, name: str) -> NetworkParams:
         from cnnperf.errors import CnnperfError
         if name not in self.networks:
-            raise CnnperfError(f"profile {self.name} has no network {name!r}; it has {', '.join(self.networks) or 'none'}"
+            have = ", ".join(self.networks) or "none"
+            raise CnnperfError(f"profile {self.name} has no network {name!r}; it has {have}"
                                " (calibrate it with 'cnnperf calibrate --nets ...')")
         return self.networks[name]

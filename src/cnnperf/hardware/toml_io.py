@@ -1,25 +1,27 @@
 """Hardware profile files: versioned TOML (`schema_version = 1`), units in the key names
-(`_hz`, `_s`, `_ops`). Loading validates everything and fails with a one-line error."""
+(`_hz`, `_s`, `_ops`). The one owner of the format: read with `tomllib`, written with
+`tomli-w`; the keys are the fields of `HardwareProfile` / `NetworkParams` (their metadata
+says how each is checked). Loading checks types, not only keys, and fails with one line."""
 
 from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import fields
 from pathlib import Path
+
+import tomli_w
 
 from cnnperf.errors import CnnperfError
 from cnnperf.fileio import atomic_write_text
-from cnnperf.hardware.profile import Contention, HardwareProfile, NetworkParams
+from cnnperf.hardware.profile import OVERSUBSCRIPTION, Contention, HardwareProfile, NetworkParams
 
 SCHEMA_VERSION = 1
 BUILTIN_DIR = Path(__file__).with_name("profiles")
-MACHINE_KEYS = {"clock_hz": float, "cores": int, "threads_per_core": int}
-NET_KEYS = {"epochs": int, "operation_factor": float, "prep_ops": float, "fprop_ops": float, "bprop_ops": float,
-            "t_prep_s": float, "t_fprop_s": float, "t_bprop_s": float}
 UNIT_HINT = {"_ms": "milliseconds", "_us": "microseconds", "_ns": "nanoseconds", "_ghz": "GHz", "_mhz": "MHz",
              "_min": "minutes", "_kops": "thousands of operations", "_gbit_per_s": "Gbit/s", "_gb_per_s": "GB/s"}
 STATUS = ("measured", "extrapolated")
-OVERSUBSCRIPTION = ("none", "time-slicing")
+TOP_KEYS = ("schema_version", "name", "description", "source", "machine", "cpi", "networks")
 
 
 def builtin_profiles() -> list[str]:
@@ -29,20 +31,25 @@ def builtin_profiles() -> list[str]:
 def resolve_profile_path(name_or_path: str) -> Path:
     """A built-in profile name or a path to a TOML file."""
     candidate = Path(name_or_path)
+    if candidate.is_dir():
+        raise CnnperfError(f"profile {candidate} is a directory; give a TOML file or one of: "
+                           f"{', '.join(builtin_profiles())}")
     if candidate.suffix == ".toml" or candidate.exists():
         if not candidate.is_file():
-            raise CnnperfError(f"profile file {candidate} not found; give a TOML file or one of: {', '.join(builtin_profiles())}")
+            raise CnnperfError(f"profile file {candidate} not found; give a TOML file or one of: "
+                               f"{', '.join(builtin_profiles())}")
         return candidate
     builtin = BUILTIN_DIR / f"{name_or_path}.toml"
     if not builtin.is_file():
-        raise CnnperfError(f"unknown profile {name_or_path!r}; use one of {', '.join(builtin_profiles())} or a TOML file path")
+        raise CnnperfError(f"unknown profile {name_or_path!r}; use one of {', '.join(builtin_profiles())} or a TOML "
+                           "file path")
     return builtin
 
 
 def load_profile(name_or_path: str) -> HardwareProfile:
-    path = resolve_profile_path(name_or_path)
+    path = resolve_profile_path(str(name_or_path))
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CnnperfError(f"{path}: malformed TOML ({exc}); fix the file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -53,7 +60,13 @@ def load_profile(name_or_path: str) -> HardwareProfile:
         raise CnnperfError(f"{path}: {exc}") from None
 
 
-def _number(table: dict, key: str, kind, where: str, positive: bool = True, allow_zero: bool = False):
+def _key(name: str) -> str:
+    """A key as TOML writes it (quoted when it is not a bare key)."""
+    bare = name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
+    return name if bare else tomli_w.dumps({name: 0}).split(" = ")[0]
+
+
+def _number(table: dict, key: str, kind: type, where: str, allow_zero: bool = False):
     if key not in table:
         base = key
         for u in ("_bytes_per_s", "_s", "_hz", "_ops"):
@@ -71,42 +84,115 @@ def _number(table: dict, key: str, kind, where: str, positive: bool = True, allo
         raise CnnperfError(f"{where}: '{key}' must be a finite number, got {value!r}")
     if kind is int and value != int(value):
         raise CnnperfError(f"{where}: '{key}' must be an integer, got {value!r}")
-    if positive and (value < 0 or (value == 0 and not allow_zero)):
+    if value < 0 or (value == 0 and not allow_zero):
         raise CnnperfError(f"{where}: '{key}' must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
     return kind(value)
 
 
+def _list(table: dict, key: str, where: str, check, what: str) -> list:
+    value = table.get(key)
+    if not isinstance(value, list) or not value or not all(check(v) for v in value):
+        raise CnnperfError(f"{where}: '{key}' must be a non-empty list of {what}, got {value!r}")
+    return value
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _nonneg_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+
+def _str_table(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise CnnperfError(f"{where} must be a table, got {value!r}")
+    return dict(value)
+
+
 def _contention(table, where: str) -> Contention:
+    where = f"{where}.memory_contention"
     if not isinstance(table, dict):
-        raise CnnperfError(f"{where}: missing table 'memory_contention' (threads, seconds, status)")
+        raise CnnperfError(f"{where}: missing table (threads, seconds, status)")
+    if "seconds" not in table and any(k in table for k in ("ms", "milliseconds", "seconds_ms")):
+        raise CnnperfError(f"{where}: wrong unit; give 'seconds'")
     for key in ("threads", "seconds"):
         if key not in table:
-            if key == "seconds" and any(k in table for k in ("ms", "milliseconds", "seconds_ms")):
-                raise CnnperfError(f"{where}.memory_contention: wrong unit; give 'seconds'")
-            raise CnnperfError(f"{where}.memory_contention: missing key '{key}'")
-    threads, seconds = table["threads"], table["seconds"]
+            raise CnnperfError(f"{where}: missing key '{key}'")
+    threads = _list(table, "threads", where, _positive_int, "positive integers")
+    seconds = _list(table, "seconds", where, _nonneg_number, "non-negative numbers (seconds per image)")
     status = table.get("status", ["measured"] * len(threads))
-    if not (len(threads) == len(seconds) == len(status)) or not threads:
-        raise CnnperfError(f"{where}.memory_contention: threads, seconds and status need the same non-zero length")
-    if any(isinstance(t, bool) or not isinstance(t, int) or t <= 0 for t in threads) or list(threads) != sorted(set(threads)):
-        raise CnnperfError(f"{where}.memory_contention: threads must be increasing positive integers")
-    if any(isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0 for s in seconds):
-        raise CnnperfError(f"{where}.memory_contention: seconds must be non-negative numbers (seconds per image)")
-    if any(s not in STATUS for s in status):
-        raise CnnperfError(f"{where}.memory_contention: status entries must be one of {', '.join(STATUS)}")
+    if not isinstance(status, list) or any(s not in STATUS for s in status):
+        raise CnnperfError(f"{where}: status must be a list of {' or '.join(STATUS)}, got {status!r}")
+    if not (len(threads) == len(seconds) == len(status)):
+        raise CnnperfError(f"{where}: threads, seconds and status need the same length")
+    if threads != sorted(set(threads)):
+        raise CnnperfError(f"{where}: threads must be increasing positive integers")
     if "measured" not in status:
-        raise CnnperfError(f"{where}.memory_contention: needs at least one measured value")
+        raise CnnperfError(f"{where}: needs at least one measured value")
     return Contention(tuple(threads), tuple(float(s) for s in seconds), tuple(status))
 
 
-def _network(name: str, t: dict) -> NetworkParams:
-    where = f"networks.{name}"
+def _network(name: str, t) -> NetworkParams:
+    where = f"networks.{_key(name)}"
     if not isinstance(t, dict):
         raise CnnperfError(f"{where} must be a table")
-    values = {k: _number(t, k, kind, where, allow_zero=k.startswith(("t_prep", "prep"))) for k, kind in NET_KEYS.items()}
-    return NetworkParams(name=name, contention=_contention(t.get("memory_contention"), where),
-                         notation=str(t.get("notation", "")), sources=dict(t.get("sources", {})),
-                         empirical=dict(t.get("empirical", {})), **values)
+    values: dict = {}
+    for f in fields(NetworkParams):
+        how = f.metadata.get("toml")
+        if how == "key":
+            values[f.name] = name
+        elif how == "number":
+            values[f.name] = _number(t, f.name, f.metadata["kind"], where, f.metadata["zero_ok"])
+        elif how == "memory_contention":
+            values[f.name] = _contention(t.get("memory_contention"), where)
+        elif how == "str" and f.name in t:
+            if not isinstance(t[f.name], str):
+                raise CnnperfError(f"{where}: '{f.name}' must be a string, got {t[f.name]!r}")
+            values[f.name] = t[f.name]
+        elif how == "table" and f.name in t:
+            values[f.name] = _str_table(t[f.name], f"{where}.{f.name}")
+    return NetworkParams(**values)
+
+
+def _cpi(doc: dict) -> dict[int, float]:
+    t = doc.get("cpi")
+    if not isinstance(t, dict) or "threads_per_core" not in t or "cycles_per_instruction" not in t:
+        raise CnnperfError("missing table [cpi] with threads_per_core and cycles_per_instruction lists")
+    tpc = _list(t, "threads_per_core", "cpi", _positive_int, "positive integers")
+    cpi = _list(t, "cycles_per_instruction", "cpi", lambda v: _nonneg_number(v) and v > 0, "positive numbers")
+    if len(tpc) != len(cpi) or tpc != sorted(set(tpc)):
+        raise CnnperfError("[cpi]: threads_per_core (increasing) and cycles_per_instruction need the same length")
+    return {int(k): float(c) for k, c in zip(tpc, cpi)}
+
+
+def _machine(doc: dict) -> dict:
+    machine = doc.get("machine")
+    if not isinstance(machine, dict):
+        raise CnnperfError("missing table [machine] (clock_hz, cores, threads_per_core)")
+    out = {}
+    for f in fields(HardwareProfile):
+        if f.metadata.get("toml") != "machine":
+            continue
+        if f.metadata["kind"] is str:
+            value = machine.get(f.name, f.default)
+            if value not in OVERSUBSCRIPTION:
+                raise CnnperfError(f"machine: {f.name} must be one of {', '.join(OVERSUBSCRIPTION)}, got {value!r}")
+            out[f.name] = value
+        else:
+            out[f.name] = _number(machine, f.name, f.metadata["kind"], "machine")
+    return out
+
+
+def _extra(doc: dict) -> dict:
+    extra = {k: v for k, v in doc.items() if k not in TOP_KEYS}
+    if "network" in extra:
+        net = extra["network"]
+        if not isinstance(net, dict):
+            raise CnnperfError("[network] must be a table with alpha_s and beta_bytes_per_s")
+        _number(net, "alpha_s", float, "network", allow_zero=True)
+        _number(net, "beta_bytes_per_s", float, "network")
+    return extra
 
 
 def profile_from_dict(doc: dict) -> HardwareProfile:
@@ -115,90 +201,51 @@ def profile_from_dict(doc: dict) -> HardwareProfile:
         raise CnnperfError("missing 'schema_version'; profiles start with schema_version = 1")
     if version != SCHEMA_VERSION:
         raise CnnperfError(f"unknown schema_version {version!r}; this cnnperf reads schema_version = {SCHEMA_VERSION}")
-    machine = doc.get("machine")
-    if not isinstance(machine, dict):
-        raise CnnperfError("missing table [machine] (clock_hz, cores, threads_per_core)")
-    m = {k: _number(machine, k, kind, "machine") for k, kind in MACHINE_KEYS.items()}
-    m["oversubscription"] = machine.get("oversubscription", "none")
-    if m["oversubscription"] not in OVERSUBSCRIPTION:
-        raise CnnperfError(f"machine: oversubscription must be one of {', '.join(OVERSUBSCRIPTION)}, "
-                           f"got {m['oversubscription']!r}")
-    cpi_t = doc.get("cpi")
-    if not isinstance(cpi_t, dict) or "threads_per_core" not in cpi_t or "cycles_per_instruction" not in cpi_t:
-        raise CnnperfError("missing table [cpi] with threads_per_core and cycles_per_instruction lists")
-    tpc, cpi = cpi_t["threads_per_core"], cpi_t["cycles_per_instruction"]
-    if len(tpc) != len(cpi) or not tpc or any(not isinstance(v, (int, float)) or v <= 0 for v in [*tpc, *cpi]):
-        raise CnnperfError("[cpi]: threads_per_core and cycles_per_instruction must be equal-length lists of positive numbers")
+    for key in ("name", "description", "source"):
+        if not isinstance(doc.get(key, ""), str):
+            raise CnnperfError(f"'{key}' must be a string, got {doc[key]!r}")
     nets = doc.get("networks")
     if not isinstance(nets, dict) or not nets:
         raise CnnperfError("missing [networks.NAME] tables; a profile needs at least one network")
-    if "network" in doc:
-        net = doc["network"]
-        if not isinstance(net, dict):
-            raise CnnperfError("[network] must be a table with alpha_s and beta_bytes_per_s")
-        _number(net, "alpha_s", float, "network")
-        _number(net, "beta_bytes_per_s", float, "network")
-    known = {"schema_version", "name", "description", "source", "machine", "cpi", "networks"}
-    return HardwareProfile(name=str(doc.get("name", "unnamed")), cpi={int(t): float(c) for t, c in zip(tpc, cpi)},
+    return HardwareProfile(name=str(doc.get("name", "unnamed")), cpi=_cpi(doc),
                            networks={name: _network(name, t) for name, t in nets.items()},
-                           description=str(doc.get("description", "")), source=str(doc.get("source", "")),
-                           extra={k: v for k, v in doc.items() if k not in known}, **m)
+                           description=doc.get("description", ""), source=doc.get("source", ""),
+                           extra=_extra(doc), **_machine(doc))
 
 
-def _fmt(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def _table(lines: list[str], header: str, table: dict) -> None:
-    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    lines.append(f"\n[{header}]")
-    lines.extend(f"{k} = {_fmt(v)}" for k, v in scalars.items())
-    for k, v in table.items():
-        if isinstance(v, dict):
-            _table(lines, f"{header}.{k}", v)
+def _network_to_dict(n: NetworkParams) -> dict:
+    entry: dict = {}
+    for f in fields(NetworkParams):
+        how, value = f.metadata.get("toml"), getattr(n, f.name)
+        if how in ("number", "str"):
+            entry[f.name] = value
+        elif how == "memory_contention":
+            entry["memory_contention"] = {"threads": list(value.threads), "seconds": list(value.seconds),
+                                          "status": list(value.status)}
+        elif how == "table" and value:
+            entry[f.name] = dict(value)
+    return entry
 
 
 def profile_to_dict(profile: HardwareProfile) -> dict:
+    machine = {f.name: getattr(profile, f.name) for f in fields(HardwareProfile) if f.metadata.get("toml") == "machine"}
     doc = {"schema_version": SCHEMA_VERSION, "name": profile.name, "description": profile.description,
-           "source": profile.source,
-           "machine": {"clock_hz": profile.clock_hz, "cores": profile.cores, "threads_per_core": profile.threads_per_core,
-                       "oversubscription": profile.oversubscription},
+           "source": profile.source, "machine": machine,
            "cpi": {"threads_per_core": list(profile.cpi), "cycles_per_instruction": list(profile.cpi.values())},
-           "networks": {}}
-    for name, n in profile.networks.items():
-        entry = {"notation": n.notation, "epochs": n.epochs, "operation_factor": n.operation_factor,
-                 "prep_ops": n.prep_ops, "fprop_ops": n.fprop_ops, "bprop_ops": n.bprop_ops, "t_prep_s": n.t_prep_s,
-                 "t_fprop_s": n.t_fprop_s, "t_bprop_s": n.t_bprop_s}
-        entry["memory_contention"] = {"threads": list(n.contention.threads), "seconds": list(n.contention.seconds),
-                                      "status": list(n.contention.status)}
-        if n.sources:
-            entry["sources"] = dict(n.sources)
-        if n.empirical:
-            entry["empirical"] = dict(n.empirical)
-        doc["networks"][name] = entry
-    doc.update(profile.extra)
+           "networks": {name: _network_to_dict(n) for name, n in profile.networks.items()}}
+    doc.update({k: v for k, v in profile.extra.items() if k not in TOP_KEYS})
     return doc
 
 
 def profile_to_toml(profile: HardwareProfile) -> str:
-    doc = profile_to_dict(profile)
-    lines = [f"{k} = {_fmt(doc[k])}" for k in ("schema_version", "name", "description", "source")]
-    for key, value in doc.items():
-        if isinstance(value, dict) and key != "networks":
-            _table(lines, key, value)
-    for name, entry in doc["networks"].items():
-        _table(lines, f"networks.{name}", entry)
-    return "\n".join(lines) + "\n"
+    try:
+        return tomli_w.dumps(profile_to_dict(profile))
+    except TypeError as exc:  # a value TOML cannot hold (e.g. None) in an extra section
+        raise CnnperfError(f"profile {profile.name} cannot be written as TOML ({exc})") from None
 
 
 def save_profile(path, profile: HardwareProfile) -> Path:
-    """Write atomically (temp file, then rename)."""
-    return atomic_write_text(path, profile_to_toml(profile))
+    """Write atomically (temp file, then rename), after checking that the text reads back."""
+    text = profile_to_toml(profile)
+    profile_from_dict(tomllib.loads(text))
+    return atomic_write_text(path, text)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 CV_LIMIT = 0.10  # coefficient of variation at or above which a measurement is flagged noisy
 MIN_REGION_S = 1e-3  # timed regions shorter than this are flagged (timer resolution, jitter)

@@ -21,7 +21,8 @@ def interconnect(profile: HardwareProfile) -> tuple[float, float, str]:
     net = profile.extra.get("network")
     if not net:
         raise CnnperfError(f"profile {profile.name} has no [network] section (alpha_s, beta_bytes_per_s); "
-                           "measure it with 'mpiexec -n 2 cnnperf calibrate --mpi --out PROFILE' or use a cluster profile")
+                           "measure it with 'mpiexec -n 2 cnnperf calibrate --mpi --out PROFILE' or use a cluster "
+                           "profile")
     return float(net["alpha_s"]), float(net["beta_bytes_per_s"]), str(net.get("source", ""))
 
 
@@ -44,6 +45,9 @@ def predict_distributed(model, net, profile: HardwareProfile, p, ranks, i, it, e
     """R ranks x p threads, `ranks_per_node` ranks sharing one node of the profile: each node
     processes its ranks' shares (n/R of the images) with n*p threads (CPI, time slicing), the
     memory contention is that of p threads on one rank's weights; plus the term `comm`."""
+    if getattr(model, "WHOLE_RUN", False):
+        raise CnnperfError(f"strategy {model.LABEL} is fitted to whole single-process runs; the distributed model "
+                           "needs separable terms: use another strategy with --ranks")
     r = np.asarray(ranks, dtype=float)
     n = np.minimum(ranks_per_node, r)
     node_p, node_i = np.asarray(p) * n, np.asarray(i) * n / r
@@ -58,4 +62,4 @@ def predict_distributed(model, net, profile: HardwareProfile, p, ranks, i, it, e
         allreduce_seconds(r, 4 * n_weights, alpha, beta)
     return Prediction(base.strategy, base.net, np.asarray(p) + 0 * r, np.asarray(i) + 0 * r, np.asarray(it) + 0 * r,
                       np.asarray(ep) + 0 * r, terms, base.cpi, base.threads_per_core,
-                      base.equation + "\n  + " + EQUATION, base.time_slice, base.notes)
+                      base.equation + "\n  + " + EQUATION, base.time_slice, base.notes, base.inputs)

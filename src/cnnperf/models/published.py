@@ -12,7 +12,9 @@ TABLE_X = {
 # Table X's medium (a) column is reproduced with Prep = 1e9 instead of the stated 1e10 (NOTES.md).
 TABLE_X_PREP_OVERRIDE = {("medium", "a"): 1e9}
 
-# Table XI: small network, strategy (a), minutes; {threads: {(images, test_images): (70, 140, 280 epochs)}}
+# Table XI: small network, strategy TABLE_XI_STRATEGY, minutes;
+# {threads: {(images, test_images): (70, 140, 280 epochs)}}
+TABLE_XI_STRATEGY, TABLE_XI_NET = "a", "small"
 TABLE_XI_EPOCHS = (70, 140, 280)
 TABLE_XI = {
     240: {(60000, 10000): (8.9, 17.6, 35.0), (120000, 20000): (17.6, 35.0, 69.7), (240000, 40000): (35.0, 69.7, 139.3)},

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from cnnperf.hardware import HardwareProfile
-from cnnperf.models import Prediction
+from cnnperf.models import STRATEGIES, Prediction
 from cnnperf.opcount import PAPER_OPS, PAPER_TOTALS, TYPE_LABEL, OpCounts
 
 KIND_LABEL = {"conv": "convolution", "maxpool": "max pooling", "full": "fully connected", "output": "output"}
@@ -21,57 +19,34 @@ def table(rows: list[tuple], right: set[int] | None = None) -> str:
     return "\n".join([fmt(rows[0]), "  ".join("-" * w for w in widths), *map(fmt, rows[1:])])
 
 
-def _substituted(pred: Prediction, profile: HardwareProfile, j: int = 0) -> str:
-    net = profile.networks[pred.net]
-    p, i, it, ep = (float(np.ravel(np.broadcast_to(v, np.shape(pred.seconds)))[j])
-                    for v in (pred.p, pred.images, pred.test_images, pred.epochs))
-    cpi = float(np.ravel(np.broadcast_to(pred.cpi, np.shape(pred.seconds)))[j])
-    mc = float(net.contention(profile.contention_threads(net.contention, p)))
-    sl = float(profile.time_slice_at(p))
-    if sl != 1.0:  # time-slicing profiles stretch compute and contention alike (HardwareProfile.time_slice_at)
-        cpi_s, mem_s = f"{cpi:g} * {sl:.4g}", f" * {sl:.4g}"
-    else:
-        cpi_s, mem_s = f"{cpi:g}", ""
-    total = float(np.ravel(pred.seconds)[j])
-    if pred.strategy == "a":
-        prep = pred.notes[0] if pred.notes else f"{net.prep_ops:.3g}"
-        return (f"T = ({prep} + 4*{i:.0f} + 2*{it:.0f} + 10*{ep:.0f})/{profile.clock_hz:.4g} * {net.operation_factor:g}"
-                f" + [ ({net.fprop_ops:.4g}+{net.bprop_ops:.4g})/{profile.clock_hz:.4g} * {i:.0f}/{p:.0f} * {ep:.0f}"
-                f" + {net.fprop_ops:.4g}/{profile.clock_hz:.4g} * ({i:.0f}+{it:.0f})/{p:.0f} * {ep:.0f} ] * {cpi_s}"
-                f" * {net.operation_factor:g} + {mc:.4g} * {i:.0f} * {ep:.0f}/{p:.0f}{mem_s}\n  = {total:,.1f} s = {total / 60:,.2f} min")
-    if pred.strategy == "b":
-        return (f"T = {net.t_prep_s:.4g} + [ ({net.t_fprop_s:.4g}+{net.t_bprop_s:.4g}) * {i:.0f}/{p:.0f} * {ep:.0f}"
-                f" + {net.t_fprop_s:.4g} * ({i:.0f}+{it:.0f})/{p:.0f} * {ep:.0f} ] * {cpi_s}"
-                f" + {mc:.4g} * {i:.0f} * {ep:.0f}/{p:.0f}{mem_s}\n  = {total:,.1f} s = {total / 60:,.2f} min")
-    return f"= {total:,.1f} s = {total / 60:,.2f} min"
-
-
 def format_prediction(pred: Prediction, profile: HardwareProfile) -> str:
     """Equation, the numbers substituted for the first row, then one row per prediction."""
-    net = profile.networks[pred.net]
-    lines = [f"strategy ({pred.strategy}), network {pred.net}, profile {profile.name}", f"  {pred.equation}",
-             "first row substituted:", "  " + _substituted(pred, profile)]
+    strategy = STRATEGIES[pred.strategy]
+    lines = [f"strategy {strategy.LABEL}, network {pred.net}, profile {profile.name}", f"  {pred.equation}",
+             "first row substituted:", "  " + strategy.substitute(pred.net, profile, pred)]
     rows = pred.rows()
     terms = [k for k in rows[0]["terms"] if k not in ("cpi", "threads_per_core", "time_slice")]
+    regimes = pred.inputs.get("contention_regime")
     head = ("p", "images", "test", "epochs", *(f"{t} s" for t in terms), "total s", "minutes", "thr/core", "CPI",
-            "CPI from", "slice", "contention", "hardware")
+            "CPI from", "slice", *(("contention",) if regimes is not None else ()), "hardware")
     table_max = max(profile.cpi)
     body = [head]
-    regimes = net.contention.regime([r["p"] for r in rows])
-    for r, regime in zip(rows, regimes):
+    for j, r in enumerate(rows):
         beyond = "beyond" if r["p"] > profile.hardware_threads else "within"
         body.append((f"{r['p']:,}", f"{r['images']:,}", f"{r['test_images']:,}", r["epochs"],
                      *(f"{r['terms'][t]:,.1f}" for t in terms), f"{r['seconds']:,.1f}", f"{r['seconds'] / 60:,.2f}",
                      r["terms"]["threads_per_core"], f"{r['terms']['cpi']:g}",
                      "table" if r["terms"]["threads_per_core"] <= table_max else f"held ({table_max}/core)",
-                     f"{r['terms']['time_slice']:.3g}",
-                     regime, beyond))
+                     f"{r['terms']['time_slice']:.3g}", *((pred.column(regimes)[j],) if regimes is not None else ()),
+                     beyond))
     lines.append(table(body))
     lines.append(f"CPI: threads per core = ceil(p / {profile.cores}) looked up in the CPI table; beyond its last entry"
                  f" ({table_max} per core) the last CPI is held (paper)")
-    lines.append(f"contention: linear between measured thread counts, least-squares line a + b*p beyond them; "
-                 f"hardware threads: {profile.hardware_threads:,} ({profile.cores} cores x {profile.threads_per_core})")
-    for note in pred.notes[1:]:
+    if regimes is not None:
+        lines.append("contention: linear between measured thread counts, least-squares line a + b*p beyond them; "
+                     f"hardware threads: {profile.hardware_threads:,} ({profile.cores} cores x "
+                     f"{profile.threads_per_core})")
+    for note in pred.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
 
@@ -80,13 +55,16 @@ def format_counts(counts: OpCounts, notation: str) -> str:
     lines = [f"operation counts per image, network {counts.net} ({notation})",
              "convention: 1 op = one multiply-add, bias add, activation, pooling comparison, or weight update;"
              " BProp = activation derivative + weight gradient + input delta (not for layer 1) + update;"
-             + (" executed (arg-max positions only under pooling)" if counts.executed else " dense convolution backward"),
+             + (" executed (arg-max positions only under pooling)" if counts.executed
+                else " dense convolution backward"),
              ""]
     rows = [("#", "layer", "FProp", "BProp")]
-    rows += [(str(layer.index), KIND_LABEL[layer.kind], f"{layer.fprop:,}", f"{layer.bprop:,}") for layer in counts.layers]
+    rows += [(str(layer.index), KIND_LABEL[layer.kind], f"{layer.fprop:,}", f"{layer.bprop:,}")
+             for layer in counts.layers]
     rows.append(("", "total", f"{counts.fprop:,}", f"{counts.bprop:,}"))
     lines.append(table(rows, right={0, 2, 3}))
-    lines.append(f"Prep = {counts.prep_shared:,} (weights) + p x {counts.prep_instance:,} (one network instance per worker)")
+    lines.append(f"Prep = {counts.prep_shared:,} (weights) + p x {counts.prep_instance:,} "
+                 "(one network instance per worker)")
     paper = PAPER_OPS.get(counts.net)
     by_type = counts.by_type()
     lines.append("")
@@ -97,7 +75,8 @@ def format_counts(counts: OpCounts, notation: str) -> str:
     for kind, (f, b) in merged.items():
         if paper:
             pf, pb = paper[kind]
-            rows.append((TYPE_LABEL[kind], f"{f:,}", f"{pf:,.0f}", f"{f / pf:.2f}", f"{b:,}", f"{pb:,.0f}", f"{b / pb:.2f}"))
+            rows.append((TYPE_LABEL[kind], f"{f:,}", f"{pf:,.0f}", f"{f / pf:.2f}", f"{b:,}", f"{pb:,.0f}",
+                         f"{b / pb:.2f}"))
         else:
             rows.append((TYPE_LABEL[kind], f"{f:,}", "-", "-", f"{b:,}", "-", "-"))
     if paper:

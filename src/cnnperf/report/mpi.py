@@ -6,23 +6,15 @@ import io
 
 import numpy as np
 
+from cnnperf.models import STRATEGIES
 from cnnperf.report.models import table
 
 
-def mpi_rows(measured: dict, predict) -> list[dict]:
-    rows = []
-    for (net, r, k), m in measured.items():
-        pred = predict(net, r, k)
-        for s, p in pred.items():
-            rows.append({"net": net, "ranks": r, "sync_every": k or "epoch", "strategy": s, "measured_s": m["seconds"],
-                         "predicted_s": p, "delta": abs(m["seconds"] - p) / p, "error": (p - m["seconds"]) / m["seconds"],
-                         "comm_s": m["comm_s"], "test_error": m["test_error"]})
-    return rows
-
-
-def format_mpi(rows: list[dict], profile: str, threads: int, args) -> str:
-    lines = [f"distributed validation: {args.epochs} epoch(s), {args.images:,} training / {args.test_images:,} test "
-             f"images, {threads} thread(s) per rank, all ranks on this machine; profile {profile}"]
+def format_mpi(result) -> str:
+    """Text report of a validation.mpi_sweep.MpiValidation."""
+    rows, c = result.rows, result.config
+    lines = [f"distributed validation: {c['epochs']} epoch(s), {c['images']:,} training / {c['test_images']:,} test "
+             f"images, {result.threads} thread(s) per rank, all ranks on this machine; profile {result.profile}"]
     body = [("net", "R", "K", "strategy", "measured s", "predicted s", "Delta", "error", "comm s", "test error")]
     for r in rows:
         body.append((r["net"], r["ranks"], r["sync_every"], r["strategy"], f"{r['measured_s']:.3f}",
@@ -45,13 +37,16 @@ def mpi_png(net: str, rows: list[dict]) -> bytes:
     import matplotlib.pyplot as plt
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.8), dpi=110)
+    strategies = list(dict.fromkeys(r["strategy"] for r in rows if r["net"] == net))
     for k in sorted({str(r["sync_every"]) for r in rows if r["net"] == net}):
-        sel = sorted((r for r in rows if r["net"] == net and str(r["sync_every"]) == k and r["strategy"] == "b"),
-                     key=lambda r: r["ranks"])
-        rs = [r["ranks"] for r in sel]
-        ax.plot(rs, [r["measured_s"] for r in sel], "o-", label=f"measured, K={k}")
-        ax.plot(rs, [r["predicted_s"] for r in sel], "x--", label=f"predicted (b), K={k}")
-        ax2.plot(rs, [100 * r["test_error"] for r in sel], "o-", label=f"K={k}")
+        for j, s in enumerate(strategies):
+            sel = sorted((r for r in rows if r["net"] == net and str(r["sync_every"]) == k and r["strategy"] == s),
+                         key=lambda r: r["ranks"])
+            rs = [r["ranks"] for r in sel]
+            if j == 0:  # the measurements are the same rows for every strategy
+                ax.plot(rs, [r["measured_s"] for r in sel], "o-", label=f"measured, K={k}")
+                ax2.plot(rs, [100 * r["test_error"] for r in sel], "o-", label=f"K={k}")
+            ax.plot(rs, [r["predicted_s"] for r in sel], "x--", label=f"predicted {STRATEGIES[s].LABEL}, K={k}")
     ax.set_xlabel("ranks R")
     ax.set_ylabel("execution time [s]")
     ax.set_title(f"{net}: time over ranks")

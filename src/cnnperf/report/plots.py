@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import io
 
+from cnnperf.models import STRATEGIES
+
+COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+STYLES = ("--", "-", ":", "-.")
+
 
 def time_over_p_png(net: str, measured: dict, result) -> bytes:
     """measured: {p: {"seconds", "min", "max"}}; result: ValidationResult (its rows for `net`)."""
@@ -17,12 +22,12 @@ def time_over_p_png(net: str, measured: dict, result) -> bytes:
     lo = [measured[p]["seconds"] - measured[p]["min"] for p in ps]
     hi = [measured[p]["max"] - measured[p]["seconds"] for p in ps]
     ax.errorbar(ps, med, yerr=[lo, hi], fmt="o", color="black", capsize=3, label="measured (median, min-max)")
-    styles = {"a": ("tab:blue", "--"), "b": ("tab:orange", "-"), "c": ("tab:green", ":")}
-    for s, (color, ls) in styles.items():
+    for k, s in enumerate(result.strategies()):
         rows = sorted((r for r in result.rows if r.net == net and r.strategy == s), key=lambda r: r.p)
         if rows:
+            color, ls = COLORS[k % len(COLORS)], STYLES[k % len(STYLES)]
             ax.plot([r.p for r in rows], [r.predicted_s for r in rows], ls, color=color, marker=".",
-                    label=f"strategy ({s})")
+                    label=f"strategy {STRATEGIES[s].LABEL}")
     if result.fit_threads:
         ax.axvspan(min(result.fit_threads) * 0.9, max(result.fit_threads) * 1.1, color="0.9", label="fit threads")
     ax.set_xscale("log", base=2)

@@ -6,10 +6,19 @@ import csv
 import io
 from dataclasses import asdict
 
+from cnnperf.models import STRATEGIES, fitted_strategies
 from cnnperf.report.models import table
 from cnnperf.validation.analysis import ValidationResult
 
-STRATEGY_LABEL = {"a": "(a) op counts", "b": "(b) measured times", "c": "(c) empirical"}
+
+def fit_lines(result: ValidationResult, net: str) -> list[str]:
+    """One line per strategy fitted to the measurements of `net`."""
+    from cnnperf.networks import resolve_network
+    spec = resolve_network(net)
+    entry = result.profile.params_for(spec)
+    if entry.name not in result.fitted:
+        return []
+    return [s.describe_fit(entry) for s in fitted_strategies() if s.requires(spec, result.profile) is None]
 
 
 def rows_table(result: ValidationResult, net: str) -> str:
@@ -24,7 +33,7 @@ def rows_table(result: ValidationResult, net: str) -> str:
 def summary_table(result: ValidationResult) -> str:
     rows = [("strategy", "network", "points", "mean |error|", "max |error|", "mean Delta", "max Delta")]
     for s in result.summaries:
-        rows.append((STRATEGY_LABEL[s.strategy], s.net, s.n, f"{s.mean_abs_error:.1%}", f"{s.max_abs_error:.1%}",
+        rows.append((STRATEGIES[s.strategy].LABEL, s.net, s.n, f"{s.mean_abs_error:.1%}", f"{s.max_abs_error:.1%}",
                      f"{s.mean_delta:.1%}", f"{s.max_delta:.1%}"))
     return table(rows)
 
@@ -34,14 +43,12 @@ def format_validation(result: ValidationResult) -> str:
     lines = [f"validation: {c.epochs} epoch(s), {c.images:,} training / {c.test_images:,} test images, "
              f"median of {c.repeat} run(s); profile {result.profile.name}"]
     if result.fit_threads:
-        lines.append(f"contention and strategy (c) fitted on p = {','.join(map(str, result.fit_threads))}; "
+        lines.append(f"contention and the empirical strategies fitted on p = {','.join(map(str, result.fit_threads))}; "
                      "errors below are on the other thread counts")
     for net in c.nets:
         lines += ["", f"network {net}", rows_table(result, net)]
-        if net in result.fits:
-            f = result.fits[net]
-            lines.append(f"strategy (c): y(p) = {f.formula()}  [s per training image per epoch, before time slicing]; "
-                         f"leave-one-out mean |error| {f.loo_error:.1%}")
+        lines += fit_lines(result, net)
+    lines += [f"note: {n}" for n in result.notes]
     lines += ["", "Delta = |measured - predicted| / predicted (the paper's); error = (predicted - measured) / measured",
               summary_table(result)]
     return "\n".join(lines)
@@ -61,7 +68,8 @@ def results_json(result: ValidationResult, runs) -> dict:
     return {"config": asdict(result.config), "profile": result.profile.name,
             "fit_threads": list(result.fit_threads) if result.fit_threads else None,
             "rows": [asdict(r) for r in result.rows], "summaries": [asdict(s) for s in result.summaries],
-            "empirical": {n: f.to_dict() for n, f in result.fits.items()},
+            "empirical": {n: result.profile.networks[n].empirical for n in result.fitted},
+            "notes": list(result.notes), "warnings": list(result.warnings),
             "runs": [asdict(r) for r in runs]}
 
 
@@ -77,14 +85,14 @@ def report_markdown(result: ValidationResult, plots: dict[str, str], warnings: l
     out.append("| strategy | network | points | mean abs error | max abs error | mean Delta | max Delta |")
     out.append("|---|---|---:|---:|---:|---:|---:|")
     for s in result.summaries:
-        out.append(f"| {STRATEGY_LABEL[s.strategy]} | {s.net} | {s.n} | {s.mean_abs_error:.1%} | {s.max_abs_error:.1%} "
+        label = STRATEGIES[s.strategy].LABEL
+        out.append(f"| {label} | {s.net} | {s.n} | {s.mean_abs_error:.1%} | {s.max_abs_error:.1%} "
                    f"| {s.mean_delta:.1%} | {s.max_delta:.1%} |")
     for net in c.nets:
         out += ["", f"## {net}", ""]
         if net in plots:
             out += [f"![{net}: measured and predicted time over p]({plots[net]})", ""]
-        if net in result.fits:
-            out += [f"Strategy (c): `y(p) = {result.fits[net].formula()}`", ""]
+        out += [f"{line}", ""] if (line := "; ".join(fit_lines(result, net))) else []
         out.append("| p | strategy | measured s | predicted s | Delta | error | set |")
         out.append("|---:|---|---:|---:|---:|---:|---|")
         for r in result.rows:

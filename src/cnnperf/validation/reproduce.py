@@ -9,9 +9,16 @@ import numpy as np
 from cnnperf.hardware import HardwareProfile
 from cnnperf.models import STRATEGIES
 from cnnperf.models.published import (
-    TABLE_IV_PREDICTED, TABLE_X, TABLE_X_PREP_OVERRIDE, TABLE_X_THREADS, TABLE_XI, TABLE_XI_EPOCHS, TOLERANCE_MIN,
+    TABLE_IV_PREDICTED,
+    TABLE_X,
+    TABLE_X_PREP_OVERRIDE,
+    TABLE_X_THREADS,
+    TABLE_XI,
+    TABLE_XI_EPOCHS,
+    TABLE_XI_NET,
+    TABLE_XI_STRATEGY,
+    TOLERANCE_MIN,
 )
-
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,8 @@ def table_x(profile: HardwareProfile) -> tuple[list[Cell], list[Cell]]:
             kwargs = {"prep_ops": override} if override else {}
             minutes = model.predict(params, profile, p, 60000, 10000, params.epochs, **kwargs).seconds / 60
             note = f"Prep = {override:.0e} (stated {params.prep_ops:.0e})" if override else ""
-            cells += [Cell("X", f"{net} ({strategy}) p={q}", float(m), v, "min", note) for q, m, v in zip(p, minutes, published)]
+            cells += [Cell("X", f"{net} ({strategy}) p={q}", float(m), v, "min", note)
+                      for q, m, v in zip(p, minutes, published)]
             if override:
                 m2 = model.predict(params, profile, p, 60000, 10000, params.epochs).seconds / 60
                 stated += [Cell("X", f"{net} ({strategy}) p={q}", float(m), v, "min", "stated Prep")
@@ -85,11 +93,11 @@ def fit_factor(cells: list[Cell]) -> float:
 
 def table_xi(profile: HardwareProfile) -> list[Cell]:
     cells = []
-    params = profile.network("small")
+    params = profile.network(TABLE_XI_NET)
     ep = np.array(TABLE_XI_EPOCHS)
     for p, rows in TABLE_XI.items():
         for (i, it), published in rows.items():
-            minutes = STRATEGIES["a"].predict(params, profile, p, i, it, ep).seconds / 60
+            minutes = STRATEGIES[TABLE_XI_STRATEGY].predict(params, profile, p, i, it, ep).seconds / 60
             for e, m, v in zip(ep, minutes, published):
                 cells.append(Cell("XI", f"p={p} i={i // 1000}k it={it // 1000}k ep={e}", float(m), v, "min"))
     return cells

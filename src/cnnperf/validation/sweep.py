@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from cnnperf.fileio import atomic_write_json
+from cnnperf.validation import store
 
 
 @dataclass(frozen=True)
@@ -52,30 +52,28 @@ def measured_run(net: str, p: int, k: int, result) -> Run:
 
 def run_sweep(config: SweepConfig, data, out_dir: Path, log: Callable[[str], None] = print,
               tick: Callable[[str], None] | None = None) -> list[Run]:
-    """Train every (net, p) `repeat` times (order: repeat-major so drifts spread over p)."""
+    """Train every (net, p) `repeat` times (order: repeat-major so drifts spread over p);
+    every finished run is saved, so an interrupted sweep resumes where it stopped."""
     from cnnperf.networks import resolve_network
     from cnnperf.parallel.run import train
     from cnnperf.parallel.trainer import TrainConfig
 
-    state_path = out_dir / "runs.partial.json"
-    runs: list[Run] = []
-    if state_path.is_file():
-        try:
-            old = json.loads(state_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            old = {}
-        if old.get("fingerprint") == config.fingerprint():
-            runs = [Run(**r) for r in old["runs"]]
-            log(f"resuming: {len(runs)} finished run(s) in {state_path}")
+    state = store.sweep_state(out_dir, config.fingerprint(), log)
+    try:
+        runs = [Run(**r) for r in state.steps.values()]
+    except TypeError:
+        log(f"ignoring {state.path}: its runs are malformed; starting over")
+        state.steps, runs = {}, []
     done = {(r.net, r.p, r.repeat) for r in runs}
-    todo = [(k, n, p) for k in range(config.repeat) for n in config.nets for p in config.threads if (n, p, k) not in done]
+    todo = [(k, n, p) for k in range(config.repeat) for n in config.nets for p in config.threads
+            if (n, p, k) not in done]
     for j, (k, net, p) in enumerate(todo, start=1):
         if tick:
             tick(f"run {len(done) + j}/{len(done) + len(todo)}: {net}, p = {p}, repeat {k + 1}")
-        spec = resolve_network(net)
-        result, _ = train(spec, data, TrainConfig(epochs=config.epochs, threads=p, seed=config.seed))
-        runs.append(measured_run(net, p, k, result))
-        atomic_write_json(state_path, {"fingerprint": config.fingerprint(), "runs": [asdict(r) for r in runs]})
+        result, _ = train(resolve_network(net), data, TrainConfig(epochs=config.epochs, threads=p, seed=config.seed))
+        run = measured_run(net, p, k, result)
+        runs.append(run)
+        state.put(f"{net}/{p}/{k}", asdict(run))
     return runs
 
 

@@ -1,0 +1,116 @@
+"""The machine at hand: usable CPUs, hardware threads per core, model name, clock, ISA.
+
+The one place that reads CPU topology (affinity mask, sysfs, /proc/cpuinfo). Every value
+of `detect_machine` records how it was obtained (`sources`), because on VMs and containers
+some of them are guesses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    cores: int
+    threads_per_core: int
+    model_name: str
+    clock_hz: float
+    logical_cpus: int
+    sources: dict = field(default_factory=dict, compare=False)
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
+
+
+def _cpuinfo_field(text: str | None, key: str) -> str | None:
+    for line in (text or "").splitlines():
+        if line.startswith(key) and ":" in line:
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def _cpu_list(text: str) -> list[int]:
+    """sysfs CPU list syntax: `0-3,8,10-11`."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def usable_cpus() -> list[int]:
+    """Logical CPUs this process may run on (affinity mask; all CPUs where there is none)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def available_cores() -> int:
+    """Logical CPUs this process may use: the default thread count of a run."""
+    return len(usable_cpus())
+
+
+def core_siblings(cpu: int = 0) -> list[int]:
+    """Logical CPUs sharing `cpu`'s core (sysfs thread_siblings_list), else just [cpu]."""
+    text = _read(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+    return _cpu_list(text) if text and text.strip() else [cpu]
+
+
+def cpu_flags() -> set[str]:
+    """ISA flags from /proc/cpuinfo (e.g. avx2, avx512f); empty where unknown."""
+    return set((_cpuinfo_field(_read("/proc/cpuinfo"), "flags") or "").split())
+
+
+def simd_fp32_lanes() -> int:
+    """fp32 lanes of the widest vector unit the CPU reports: 16 (AVX-512), 8 (AVX2), else 4."""
+    flags = cpu_flags()
+    return 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+
+
+def detect_machine() -> MachineInfo:
+    """Cores this process may use (affinity mask / SMT siblings), model name and nominal clock."""
+    sources = {}
+    cpus = usable_cpus()
+    sources["logical_cpus"] = "os.sched_getaffinity" if hasattr(os, "sched_getaffinity") else "os.cpu_count"
+    siblings = _read(f"/sys/devices/system/cpu/cpu{cpus[0]}/topology/thread_siblings_list")
+    if siblings and siblings.strip():
+        tpc = len(_cpu_list(siblings))
+        sources["threads_per_core"] = "sysfs thread_siblings_list"
+    else:
+        tpc = 1
+        sources["threads_per_core"] = "fallback: 1 (no sysfs topology)"
+    cores = max(1, len(cpus) // max(tpc, 1))
+    sources["cores"] = f"{len(cpus)} logical CPUs / {tpc} threads per core"
+    cpuinfo = _read("/proc/cpuinfo")
+    model = _cpuinfo_field(cpuinfo, "model name") or "unknown"
+    sources["model_name"] = "/proc/cpuinfo" if model != "unknown" else "not found"
+    max_khz = _read(f"/sys/devices/system/cpu/cpu{cpus[0]}/cpufreq/cpuinfo_max_freq")
+    mhz = _cpuinfo_field(cpuinfo, "cpu MHz")
+    if max_khz:
+        clock, sources["clock_hz"] = float(max_khz) * 1e3, "sysfs cpuinfo_max_freq"
+    elif mhz:
+        clock, sources["clock_hz"] = float(mhz) * 1e6, "/proc/cpuinfo cpu MHz (current, nominal on VMs)"
+    else:
+        clock, sources["clock_hz"] = 1e9, "fallback: 1 GHz (not found)"
+    return MachineInfo(cores, tpc, model, clock, len(cpus), sources)
+
+
+def machine_mismatch(profile) -> list[str]:
+    """Warnings when `profile` (a HardwareProfile) describes another machine than this one."""
+    m = detect_machine()
+    detected = profile.extra.get("detected", {}) if isinstance(profile.extra.get("detected"), dict) else {}
+    if (profile.cores, profile.threads_per_core) != (m.cores, m.threads_per_core):
+        return [f"profile {profile.name} is for {profile.cores} cores x {profile.threads_per_core} threads, this "
+                f"machine has {m.cores} x {m.threads_per_core}; predictions describe the other machine"]
+    if detected.get("model_name") not in (None, m.model_name):
+        return [f"profile {profile.name} was calibrated on '{detected.get('model_name')}', this is '{m.model_name}'"]
+    return []

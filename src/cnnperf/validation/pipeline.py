@@ -1,0 +1,61 @@
+"""The validation pipeline below the reports: the sweep (or stored runs) and the analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cnnperf.errors import CnnperfError
+from cnnperf.fileio import output_dir
+from cnnperf.hardware import HardwareProfile
+from cnnperf.validation import store
+from cnnperf.validation.analysis import ValidationResult, analyse
+from cnnperf.validation.sweep import Run, SweepConfig, medians, run_sweep
+
+
+@dataclass(frozen=True)
+class ValidationRequest:
+    profile: HardwareProfile
+    sweep: SweepConfig  # networks, thread counts, run sizes, repeats
+    out: Path = Path("validation")
+    data: str | None = None
+    fit_threads: tuple[int, ...] | None = None  # fit here, test on the other thread counts
+    reuse: Path | None = None  # analyse the runs stored in this directory instead of training
+
+
+def _check(request: ValidationRequest) -> None:
+    if not request.sweep.threads:
+        raise CnnperfError("the thread list is empty; give e.g. 1,2,4")
+    if not request.sweep.nets:
+        raise CnnperfError("the network list is empty; give e.g. small,medium")
+    fit = request.fit_threads
+    if fit is not None and (not fit or set(fit) >= set(request.sweep.threads)):
+        raise CnnperfError("fit threads must be a non-empty subset of the thread counts that leaves some to test")
+    from cnnperf.networks import resolve_network
+    for net in request.sweep.nets:
+        request.profile.params_for(resolve_network(net))
+
+
+def measure_and_analyse(request: ValidationRequest, log: Callable[[str], None],
+                        progress: Callable[[str], None] | None = None) -> tuple[ValidationResult, list[Run], dict]:
+    """Runs (trained now, or stored under `reuse`), their medians, and the analysis."""
+    _check(request)
+    config = request.sweep
+    if request.reuse is not None:  # the run parameters are those of the stored sweep
+        results = Path(request.reuse) / store.RESULTS
+        runs = store.load_runs(results, Run, lambda r: r.net in config.nets and r.p in config.threads)
+        stored = store.stored_config(results)
+        config = replace(config, **{k: stored[k] for k in ("epochs", "images", "test_images", "repeat")
+                                    if isinstance(stored.get(k), int)})
+        output_dir(request.out, store.RESULTS)
+    else:
+        from cnnperf.data.mnist import load_mnist
+        from cnnperf.parallel.trainer import Dataset
+
+        m = load_mnist(request.data, config.images, config.test_images)
+        out = output_dir(request.out, store.RESULTS)
+        data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
+        runs = run_sweep(config, data, out, log, progress)
+    measured = medians(runs)
+    return analyse(request.profile, config, measured, request.fit_threads), runs, measured
