@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnperf.engine.kinds import ACTIVATION_IDS, KIND_IDS
 from cnnperf.networks import NetworkSpec
 
 ALIGN_FLOATS = 16  # 64 bytes of float32
 SLACK = 16  # floats after buffers that fixed-width copies may overrun (values there are scratch)
-KINDS = {"input": 0, "conv": 1, "maxpool": 2, "full": 3, "output": 4}
-ACTIVATION_IDS = {"scaled_tanh": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 
 # descriptor columns
 KIND, MAPS, SIZE, IN_MAPS, IN_SIZE, KERNEL, FAN_IN, W_OFF, B_OFF, A_OFF, A_IN, ARG_OFF, POOLED, DIRECT, COL_OFF = range(15)
@@ -56,7 +55,7 @@ def build_layout(spec: NetworkSpec) -> Layout:
     col = dcol = grad = bucket = 0
     for i, s in enumerate(shapes):
         d = desc[i]
-        d[KIND], d[MAPS], d[SIZE], d[KERNEL], d[FAN_IN] = KINDS[s.kind], s.maps, s.size, s.kernel, s.fan_in
+        d[KIND], d[MAPS], d[SIZE], d[KERNEL], d[FAN_IN] = KIND_IDS[s.kind], s.maps, s.size, s.kernel, s.fan_in
         d[A_OFF] = a_off
         a_off += _align(s.neurons)
         if i == 0:
