@@ -16,13 +16,14 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 def test_pure_modules_do_not_import_numba():
     code = (
         "import sys\n"
-        "import cnnperf.engine.layout, cnnperf.engine.store, cnnperf.engine.kinds\n"
+        "import cnnperf.engine.layout, cnnperf.engine.store, cnnperf.engine.kinds, cnnperf.engine.paths\n"
         "from cnnperf import engine\n"
         "from cnnperf.networks import preset\n"
         "layout = engine.build_layout(preset('small'))\n"
         "w = engine.init_weights(layout, 0)\n"
         "ws = engine.new_workspace(layout)\n"
         "assert engine.layer_params(layout, w, 1)[0].shape == (5, 1, 4, 4)\n"
+        "assert engine.layer_paths(preset('large'))[1].forward == 'conv_gemm'\n"
         "bad = [m for m in sys.modules if m.startswith(('numba', 'llvmlite', 'cnnperf.engine.kernels', 'cnnperf.engine.api'))]\n"
         "assert not bad, bad\n"
         "print('ok')\n"
