@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnperf import engine
-from cnnperf.engine.activations import tanh_approx
+from cnnperf.engine.kernels.activations import tanh_approx
 from cnnperf.networks import preset
 
 
@@ -105,3 +105,23 @@ def test_dtype_mismatch_is_refused():
     with pytest.raises(TypeError):
         engine.train_images(layout, engine.init_weights(layout, 0, np.float64), engine.new_workspace(layout),
                             *_data(2), 0, 2, 0.1)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"images": np.zeros((2, 28, 28), np.float32)}, "784 values each, the input layer 841"),
+    ({"hi": 3}, "outside the 2 images"),
+    ({"lo": -1}, "outside the 2 images"),
+    ({"labels": np.array([0, 10])}, "labels must lie in \\[0, 10\\)"),
+    ({"labels": np.array([-1, 0])}, "labels must lie in \\[0, 10\\)"),
+])
+def test_bad_images_labels_or_range_are_refused(bad, message):
+    """The kernels index without bounds checks: the wrappers refuse what would write out of bounds."""
+    layout = engine.build_layout(preset("small"))
+    x, y = _data(2)
+    args = {"images": x, "labels": y, "lo": 0, "hi": 2, **bad}
+    for call in (lambda: engine.train_images(layout, engine.init_weights(layout, 0), engine.new_workspace(layout),
+                                             args["images"], args["labels"], args["lo"], args["hi"], 0.1),
+                 lambda: engine.evaluate_images(layout, engine.init_weights(layout, 0), engine.new_workspace(layout),
+                                                args["images"], args["labels"], args["lo"], args["hi"])):
+        with pytest.raises(ValueError, match=message):
+            call()

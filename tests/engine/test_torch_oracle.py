@@ -11,7 +11,7 @@ from cnnperf.networks import preset
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed (CI installs torch==2.13.0 for this oracle test)")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from torch_net import build_torch_net  # noqa: E402
+from torch_net import build_torch_net
 
 
 def copy_into_torch(layout, weights, net):
@@ -45,7 +45,7 @@ def test_twenty_sgd_steps_match_pytorch(net_name):
         opt.step()
         losses.append(loss.item())
     ws = engine.new_workspace(layout)
-    errors, loss_sum = engine.train_images(layout, w, ws, x, y, 0, 20, lr)
+    _, loss_sum = engine.train_images(layout, w, ws, x, y, 0, 20, lr)
     assert loss_sum == pytest.approx(sum(losses), rel=1e-4)
     start = engine.init_weights(layout, 11)
     for index, module in zip(engine.weighted_layers(layout), params):

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnperf.engine.kinds import ACTIVATION_IDS, KIND_IDS
+from cnnperf.engine.paths import conv_path
 from cnnperf.networks import NetworkSpec
 
 ALIGN_FLOATS = 16  # 64 bytes of float32
 SLACK = 16  # floats after buffers that fixed-width copies may overrun (values there are scratch)
-KINDS = {"input": 0, "conv": 1, "maxpool": 2, "full": 3, "output": 4}
-ACTIVATION_IDS = {"scaled_tanh": 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 
 # descriptor columns
 KIND, MAPS, SIZE, IN_MAPS, IN_SIZE, KERNEL, FAN_IN, W_OFF, B_OFF, A_OFF, A_IN, ARG_OFF, POOLED, DIRECT, COL_OFF = range(15)
@@ -56,7 +56,7 @@ def build_layout(spec: NetworkSpec) -> Layout:
     col = dcol = grad = bucket = 0
     for i, s in enumerate(shapes):
         d = desc[i]
-        d[KIND], d[MAPS], d[SIZE], d[KERNEL], d[FAN_IN] = KINDS[s.kind], s.maps, s.size, s.kernel, s.fan_in
+        d[KIND], d[MAPS], d[SIZE], d[KERNEL], d[FAN_IN] = KIND_IDS[s.kind], s.maps, s.size, s.kernel, s.fan_in
         d[A_OFF] = a_off
         a_off += _align(s.neurons)
         if i == 0:
@@ -70,17 +70,17 @@ def build_layout(spec: NetworkSpec) -> Layout:
             w_off = d[B_OFF] + _align(s.maps)
             grad = max(grad, _align(n_w) + _align(s.maps))
         if s.kind == "conv":
-            d[DIRECT] = 1 if (prev.maps == 1 and i == 1) else 0
+            path = conv_path(shapes, i)
+            d[DIRECT], d[POOLED] = path.direct, path.pooled
             d[COL_OFF] = col
             if d[DIRECT]:  # the "wide" output rows of the direct convolution
                 col += _align(s.maps * ((s.size - 1) * prev.size + s.size)) + SLACK
             else:  # im2col rows, kept from forward for backward
                 col += _align(s.size * s.size * s.fan_in) + SLACK
                 dcol = max(dcol, s.size * s.size * s.fan_in)
-            nxt = shapes[i + 1] if i + 1 < len(shapes) else None
-            d[POOLED] = 1 if nxt is not None and nxt.kind == "maxpool" else 0
-            if d[POOLED]:
-                bucket = max(bucket, (s.maps + 1) * nxt.kernel * nxt.kernel + s.size * s.size)
+            if path.pooled:
+                S = shapes[i + 1].kernel
+                bucket = max(bucket, (s.maps + 1) * S * S + s.size * s.size)
         if s.kind == "maxpool":
             d[ARG_OFF] = arg_off
             arg_off += _align(s.neurons)

@@ -14,6 +14,18 @@ from cnnperf.networks.spec import (
 )
 
 __all__ = [
-    "ACTIVATIONS", "Conv", "Full", "Input", "LayerShape", "MaxPool", "NetworkSpec", "Output",
-    "PRESETS", "load_toml", "parse_notation", "preset", "resolve_network", "spec_to_toml",
+    "ACTIVATIONS",
+    "PRESETS",
+    "Conv",
+    "Full",
+    "Input",
+    "LayerShape",
+    "MaxPool",
+    "NetworkSpec",
+    "Output",
+    "load_toml",
+    "parse_notation",
+    "preset",
+    "resolve_network",
+    "spec_to_toml",
 ]

@@ -6,6 +6,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import tomli_w
+
 from cnnperf.errors import CnnperfError
 from cnnperf.networks.spec import Conv, Full, Input, MaxPool, NetworkSpec, Output
 
@@ -90,14 +92,18 @@ def load_toml(path: str | Path) -> NetworkSpec:
     return spec_from_dict(doc, p.stem)
 
 
-def spec_to_toml(spec: NetworkSpec) -> str:
-    """Serialise a spec to the TOML format `load_toml` reads."""
-    lines = [f'name = "{spec.name}"', f'activation = "{spec.activation}"', ""]
+def spec_to_dict(spec: NetworkSpec) -> dict:
+    """The TOML document of a spec (what `spec_from_dict` reads)."""
+    layers = []
     for layer in spec.layers:
-        lines.append("[[layers]]")
-        lines.append(f'type = "{layer.kind}"')
+        entry = {"type": layer.kind}
         for key in ("maps", "size", "kernel", "neurons"):
             if hasattr(layer, key):
-                lines.append(f"{key} = {getattr(layer, key)}")
-        lines.append("")
-    return "\n".join(lines)
+                entry[key] = getattr(layer, key)
+        layers.append(entry)
+    return {"name": spec.name, "activation": spec.activation, "layers": layers}
+
+
+def spec_to_toml(spec: NetworkSpec) -> str:
+    """Serialise a spec to the TOML format `load_toml` reads (tomli-w: any name round-trips)."""
+    return tomli_w.dumps(spec_to_dict(spec))

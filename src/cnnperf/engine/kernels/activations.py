@@ -10,16 +10,12 @@ Derivatives are written in terms of the activation's output y, which is what a w
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-kernel = njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+from cnnperf.engine.kernels.base import ONE, ZERO, U, kernel
 
-SCALED_TANH, TANH, SIGMOID, RELU = 0, 1, 2, 3
-U = np.uint64  # index cast: unsigned indices skip Numba's negative-index wraparound, which blocks vectorisation
+SCALED_TANH, TANH, SIGMOID, RELU = 0, 1, 2, 3  # cnnperf.engine.kinds.ACTIVATION_IDS
 A = np.float32(1.7159)
 B = np.float32(2.0 / 3.0)
-ONE = np.float32(1.0)
-ZERO = np.float32(0.0)
 
 _CLAMP = np.float32(7.90531110763549805)
 _A1, _A3, _A5, _A7 = (np.float32(v) for v in (4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08))

@@ -1,0 +1,55 @@
+"""Non-overlapping pooling kernels (the backward of max pooling after a convolution is fused
+into the convolution's backward: `conv_backward_sparse`, `wide_delta_sparse`)."""
+
+from __future__ import annotations
+
+from cnnperf.engine.kernels.base import ZERO, U, kernel
+
+
+@kernel
+def maxpool_forward(x, x_off, M, H, S, out, o_off, arg, g_off):
+    """Non-overlapping S x S max pooling; arg keeps the in-map index of each maximum (the
+    first one on ties). Branch-free selects: data-dependent branches would mispredict."""
+    Q = H // S
+    for m in range(M):
+        base = x_off + m * H * H
+        for qy in range(Q):
+            o = o_off + m * Q * Q + qy * Q
+            g = g_off + m * Q * Q + qy * Q
+            r0 = qy * S * H
+            if S == 2:
+                for qx in range(Q):
+                    i0 = r0 + 2 * qx
+                    a, b = x[U(base + i0)], x[U(base + i0 + 1)]
+                    c, d = x[U(base + i0 + H)], x[U(base + i0 + H + 1)]
+                    best, bi = a, i0
+                    t = b > best
+                    best, bi = (b if t else best), (i0 + 1 if t else bi)
+                    t = c > best
+                    best, bi = (c if t else best), (i0 + H if t else bi)
+                    t = d > best
+                    best, bi = (d if t else best), (i0 + H + 1 if t else bi)
+                    out[U(o + qx)] = best
+                    arg[U(g + qx)] = bi
+                continue
+            for qx in range(Q):
+                i0 = r0 + qx * S
+                best, bi = x[U(base + i0)], i0
+                for dy in range(S):
+                    for dx in range(S):
+                        i = i0 + dy * H + dx
+                        v = x[U(base + i)]
+                        t = v > best
+                        best, bi = (v if t else best), (i if t else bi)
+                out[U(o + qx)] = best
+                arg[U(g + qx)] = bi
+
+
+@kernel
+def maxpool_backward(dout, o_off, M, Q, arg, g_off, H, dx, dx_off):
+    """Route each pooled delta to its arg-max input (dense scatter, for non-conv inputs)."""
+    for i in range(M * H * H):
+        dx[U(dx_off + i)] = ZERO
+    for m in range(M):
+        for q in range(Q * Q):
+            dx[U(dx_off + m * H * H + arg[U(g_off + m * Q * Q + q)])] += dout[o_off + m * Q * Q + q]

@@ -1,0 +1,135 @@
+"""Which kernel path the engine takes for every layer, forward and backward, and the shape
+numbers a per-layer cost model needs. Pure Python (no Numba, no NumPy arrays).
+
+`conv_path` is the one place that decides a convolution's kernels; `build_layout` writes its
+answer into the descriptor table (DIRECT, POOLED), `layer_paths` describes it. Sizes are
+counts per image; bytes are float32 (the training dtype).
+
+Path names. Forward: "conv_direct" (first layer on a one-map image: wide direct convolution),
+"conv_gemm" (im2col + 4x4 register-blocked GEMM), "maxpool2" (2x2, unrolled), "maxpool",
+"full", "output". Backward: "conv_direct_pooled" / "conv_direct_dense" (wide delta + long dot
+products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and input delta
+from the arg-max pixels only) / "conv_gemm_dense", "full" / "output" (input delta with the
+update fused row by row), "maxpool" (dense scatter of the delta, when its input is not a
+convolution), "fused" (max pooling after a convolution: done inside the convolution's
+backward), "none" (nothing runs: pooling on the image).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cnnperf.networks import NetworkSpec
+from cnnperf.networks.spec import LayerShape
+
+FLOAT_BYTES = 4
+
+
+@dataclass(frozen=True)
+class ConvPath:
+    """The kernel choice of one convolution layer (the descriptor flags DIRECT, POOLED)."""
+
+    direct: bool  # one input map at layer 1: wide direct convolution, no im2col
+    pooled: bool  # followed by max pooling: the backward visits only the arg-max pixels
+
+
+def conv_path(shapes: tuple[LayerShape, ...], i: int) -> ConvPath:
+    """Kernel choice of convolution layer i (the single source of truth for layout and paths)."""
+    prev = shapes[i - 1]
+    nxt = shapes[i + 1] if i + 1 < len(shapes) else None
+    return ConvPath(direct=i == 1 and prev.maps == 1, pooled=nxt is not None and nxt.kind == "maxpool")
+
+
+@dataclass(frozen=True)
+class LayerPath:
+    """One layer's kernels and shape numbers (per image).
+
+    C, H: input maps and input map size (fully connected: the previous layer's maps and size);
+    K: convolution kernel or pooling size; M, O: output maps (neurons) and output map size;
+    S, Q: the max pooling applied to a convolution's output (S x S windows, Q x Q pooled maps;
+    0 without) or, for a pooling layer, its own window and output size; F: fan-in (inputs per
+    neuron). macs_forward / macs_gradient / macs_input_delta: multiply-adds the kernels execute
+    (the direct convolution runs over wide rows of J = (O-1)*H + O columns, so it executes
+    M*K*K*J, more than M*O*O*F; under max pooling the gradient and input delta visit Q*Q
+    arg-max pixels per map). weights_written: floats of shared weights written (the update).
+    col_bytes: the im2col matrix written forward (and read by GEMM and gradient); dcol_bytes:
+    the column gradient written backward and read by col2im (under pooling at most the rows
+    that receive a delta); wide_bytes: the direct convolution's wide rows.
+    """
+
+    index: int
+    kind: str
+    forward: str
+    backward: str
+    input_delta: bool
+    col2im: bool
+    C: int
+    H: int
+    K: int
+    M: int
+    O: int
+    S: int
+    Q: int
+    F: int
+    weights: int
+    neurons: int
+    macs_forward: int
+    macs_gradient: int
+    macs_input_delta: int
+    weights_written: int
+    col_bytes: int
+    dcol_bytes: int
+    wide_bytes: int
+
+    @property
+    def macs_backward(self) -> int:
+        """Weight gradient plus input delta."""
+        return self.macs_gradient + self.macs_input_delta
+
+
+def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
+    s, prev = shapes[i], shapes[i - 1]
+    path = conv_path(shapes, i)
+    C, H, K, M, O, F = prev.maps, prev.size, s.kernel, s.maps, s.size, s.fan_in
+    S = shapes[i + 1].kernel if path.pooled else 0
+    Q = shapes[i + 1].size if path.pooled else 0
+    P = O * O
+    rows = Q * Q if path.pooled else P  # pixels whose delta is non-zero
+    need_dx = i > 1
+    suffix = "pooled" if path.pooled else "dense"
+    if path.direct:
+        J = (O - 1) * H + O
+        return LayerPath(i, "conv", "conv_direct", f"conv_direct_{suffix}", False, False, C, H, K, M, O, S, Q, F,
+                         s.weights, s.neurons, M * K * K * J, M * K * K * J, 0, s.weights, 0, 0, FLOAT_BYTES * M * J)
+    dcol_rows = min(P, M * rows) if need_dx else 0
+    return LayerPath(i, "conv", "conv_gemm", f"conv_gemm_{suffix}", need_dx, need_dx, C, H, K, M, O, S, Q, F,
+                     s.weights, s.neurons, M * P * F, M * rows * F, M * rows * F if need_dx else 0, s.weights,
+                     FLOAT_BYTES * P * F, FLOAT_BYTES * dcol_rows * F, 0)
+
+
+def _pool(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
+    s, prev = shapes[i], shapes[i - 1]
+    forward = "maxpool2" if s.kernel == 2 else "maxpool"
+    if i == 1:
+        backward = "none"
+    elif prev.kind == "conv":
+        backward = "fused"
+    else:
+        backward = "maxpool"
+    return LayerPath(i, s.kind, forward, backward, backward != "none", False, prev.maps, prev.size, s.kernel, s.maps,
+                     s.size, s.kernel, s.size, s.fan_in, 0, s.neurons, 0, 0, 0, 0, 0, 0, 0)
+
+
+def _full(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
+    s, prev = shapes[i], shapes[i - 1]
+    macs = s.maps * s.fan_in
+    need_dx = i > 1
+    return LayerPath(i, s.kind, s.kind, s.kind, need_dx, False, prev.maps, prev.size, 0, s.maps, 1, 0, 0, s.fan_in,
+                     s.weights, s.neurons, macs, macs, macs if need_dx else 0, s.weights, 0, 0, 0)
+
+
+def layer_paths(spec: NetworkSpec) -> tuple[LayerPath, ...]:
+    """One LayerPath per layer after the input (index 1 ... L-1), in network order."""
+    shapes = spec.shapes
+    make = {"conv": _conv, "maxpool": _pool, "full": _full, "output": _full}
+    return tuple(make[s.kind](shapes, s.index) for s in shapes[1:])

@@ -1,0 +1,74 @@
+"""The shared weight store and a worker's network instance (buffers); pure NumPy, no Numba."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnperf.engine.layout import FAN_IN, Layout
+
+GUARD_BYTES = 1088  # 17 cache lines: not a multiple of the 4 KiB page (no 4K aliasing between buffers)
+
+
+def aligned_zeros(n: int, dtype=np.float32) -> np.ndarray:
+    """Zeroed 1-D array of n items starting on a 64-byte boundary, followed by a guard of `GUARD_BYTES`.
+
+    The guard keeps buffers of different workers off each other's cache lines, and it keeps any
+    two buffers more than 1 KiB apart: LLVM's vectorised loops fall back to their scalar version
+    (other rounding under fastmath) when a written array starts less than a few vectors after a
+    read one, which made results depend on where malloc placed the buffers."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(n + (64 + GUARD_BYTES) // itemsize, dtype=dtype)
+    start = (-raw.ctypes.data % 64) // itemsize
+    return raw[start:start + n]
+
+
+@dataclass(frozen=True, eq=False)
+class Workspace:
+    """One worker's network instance: activations, deltas, pooling arg-max, im2col and gradient buffers."""
+
+    act: np.ndarray
+    delta: np.ndarray
+    arg: np.ndarray
+    col: np.ndarray
+    dcol: np.ndarray
+    grad: np.ndarray
+    gout: np.ndarray  # empty: update the weights; else receives the gradient (check path)
+    bucket: np.ndarray  # int scratch: maps bucketed by arg-max pixel (sparse conv backward)
+    rotate: float = 0.0  # where this worker's weight-update sweeps start (k/P for worker k of P)
+
+
+def new_workspace(layout: Layout, dtype=np.float32, worker: tuple[int, int] = (0, 1)) -> Workspace:
+    """Network instance of worker k of P (`worker=(k, P)`: sets its write schedule)."""
+    def z(n: int) -> np.ndarray:
+        return aligned_zeros(n, dtype)
+    return Workspace(z(layout.act_size), z(layout.act_size), aligned_zeros(layout.arg_size, np.int64),
+                     z(layout.col_size), z(layout.dcol_size), z(layout.grad_size), np.empty(0, dtype=dtype),
+                     aligned_zeros(layout.bucket_size, np.int64), worker[0] / max(worker[1], 1))
+
+
+def weighted_layers(layout: Layout) -> list[int]:
+    """Indices of the layers with weights (convolution, fully connected, output)."""
+    return [s.index for s in layout.spec.shapes if s.weights]
+
+
+def init_weights(layout: Layout, seed: int, dtype=np.float32) -> np.ndarray:
+    """Seeded uniform initialisation in +-1/sqrt(fan_in) (weights and biases; PyTorch's default range)."""
+    rng = np.random.default_rng(seed)
+    w = aligned_zeros(layout.n_weights_padded, dtype)
+    for i in weighted_layers(layout):
+        bound = np.sqrt(3.0 / float(layout.desc[i, FAN_IN]))
+        ws, bs = layout.weight_slices(i)
+        w[ws] = rng.uniform(-bound, bound, ws.stop - ws.start)
+        w[bs] = rng.uniform(-bound, bound, bs.stop - bs.start)
+    return w
+
+
+def layer_params(layout: Layout, weights: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Views (W, b) of layer `index` in PyTorch's shapes: conv (M, C, K, K), full (N, F)."""
+    s = layout.spec.shapes[index]
+    ws, bs = layout.weight_slices(index)
+    prev = layout.spec.shapes[index - 1]
+    shape = (s.maps, prev.maps, s.kernel, s.kernel) if s.kind == "conv" else (s.maps, s.fan_in)
+    return weights[ws].reshape(shape), weights[bs]

@@ -1,0 +1,69 @@
+"""engine.paths: the kernel path and shape numbers per layer, hand-checked, and the same decision
+as the descriptor table the kernels read."""
+
+import pytest
+
+from cnnperf.engine.layout import DIRECT, POOLED, build_layout
+from cnnperf.engine.paths import LayerPath, layer_paths
+from cnnperf.networks import parse_notation, preset
+
+
+def by_index(spec) -> dict[int, LayerPath]:
+    return {p.index: p for p in layer_paths(spec)}
+
+
+def test_medium_hand_checked():
+    p = by_index(preset("medium"))  # 1x29x29-20C4-MP2-40C5-MP3-150N-10N
+    c1, m2, c3, m4, f5, o6 = (p[i] for i in range(1, 7))
+    assert (c1.forward, c1.backward, c1.input_delta, c1.col2im) == ("conv_direct", "conv_direct_pooled", False, False)
+    assert (c1.C, c1.H, c1.K, c1.M, c1.O, c1.S, c1.Q, c1.F) == (1, 29, 4, 20, 26, 2, 13, 16)
+    J = 25 * 29 + 26  # wide row: (O-1)*H + O
+    assert c1.macs_forward == c1.macs_gradient == 20 * 16 * J and c1.macs_input_delta == 0
+    assert (c1.col_bytes, c1.wide_bytes, c1.weights_written) == (0, 4 * 20 * J, 340)
+    assert (m2.forward, m2.backward, m2.K, m2.O) == ("maxpool2", "fused", 2, 13)
+    assert (c3.forward, c3.backward, c3.input_delta, c3.col2im) == ("conv_gemm", "conv_gemm_pooled", True, True)
+    assert (c3.C, c3.H, c3.K, c3.M, c3.O, c3.S, c3.Q, c3.F) == (20, 13, 5, 40, 9, 3, 3, 500)
+    assert c3.macs_forward == 40 * 81 * 500
+    assert c3.macs_gradient == c3.macs_input_delta == 40 * 9 * 500  # 9 arg-max pixels per map
+    assert c3.macs_backward == 2 * 40 * 9 * 500
+    assert c3.col_bytes == c3.dcol_bytes == 4 * 81 * 500 and c3.weights_written == 40 * 501
+    assert (m4.forward, m4.backward) == ("maxpool", "fused")
+    assert (f5.forward, f5.backward, f5.F, f5.M, f5.macs_forward, f5.macs_input_delta) == ("full", "full", 360, 150, 54000, 54000)
+    assert (o6.forward, o6.backward, o6.F, o6.M, o6.weights_written) == ("output", "output", 150, 10, 1510)
+
+
+@pytest.mark.parametrize("notation, expected", [
+    # pooling on the image: no backward; pooling after pooling: dense scatter
+    ("1x8x8-MP2-2C3-MP2-3N", {1: ("maxpool2", "none"), 2: ("conv_gemm", "conv_gemm_pooled"), 3: ("maxpool2", "fused")}),
+    ("1x9x9-2C2-MP2-MP2-4N-3N", {1: ("conv_direct", "conv_direct_pooled"), 3: ("maxpool2", "maxpool")}),
+    ("1x7x7-2C3-3C2-MP2-5N-3N", {1: ("conv_direct", "conv_direct_dense"), 2: ("conv_gemm", "conv_gemm_pooled")}),
+    ("2x6x6-3C2-MP5-3N", {1: ("conv_gemm", "conv_gemm_pooled"), 2: ("maxpool", "fused"), 3: ("output", "output")}),
+    ("1x10x10-2C2-3C3-2C2-MP2-3N", {2: ("conv_gemm", "conv_gemm_dense")}),
+])
+def test_paths_of_small_networks(notation, expected):
+    p = by_index(parse_notation(notation))
+    for i, (fwd, bwd) in expected.items():
+        assert (p[i].forward, p[i].backward) == (fwd, bwd)
+
+
+def test_first_layer_needs_no_input_delta():
+    p = by_index(parse_notation("2x6x6-3C2-MP5-3N"))
+    assert not p[1].input_delta and not p[1].col2im and p[1].macs_input_delta == 0 and p[1].dcol_bytes == 0
+    p = by_index(parse_notation("1x4x4-6N-5N-3N"))
+    assert not p[1].input_delta and p[2].input_delta and p[3].input_delta
+
+
+@pytest.mark.parametrize("net", ["small", "medium", "large", "1x8x8-MP2-2C3-MP2-3N", "1x7x7-2C3-3C2-MP2-5N-3N",
+                                 "2x6x6-3C2-MP5-3N", "1x10x10-2C2-3C3-2C2-MP2-3N"])
+def test_paths_agree_with_the_descriptor_table(net):
+    spec = preset(net) if "x" not in net else parse_notation(net)
+    desc = build_layout(spec).desc
+    for p in layer_paths(spec):
+        if p.kind == "conv":
+            assert bool(desc[p.index, DIRECT]) == (p.forward == "conv_direct")
+            assert bool(desc[p.index, POOLED]) == p.backward.endswith("_pooled")
+
+
+def test_weights_written_sum_to_the_network_weights():
+    for net in ("small", "medium", "large"):
+        assert sum(p.weights_written for p in layer_paths(preset(net))) == preset(net).n_weights
