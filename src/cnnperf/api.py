@@ -144,11 +144,13 @@ def reproduce(prof: str | Path | HardwareProfile = "xeon-phi-7120p") -> Reproduc
     return _reproduce(profile(prof))
 
 
-def calibrate(out: str | Path, nets: str | Sequence[str] = ("small", "medium", "large"),
+def calibrate(out: str | Path, nets: str | Sequence[str] | None = None,
               threads: Sequence[int] = CALIBRATION_THREADS, quick: bool = False, repeats: int = 5,
               reference_threads: int | None = None, log: Callable[[str], None] | None = None,
-              progress: Callable[[str], None] | None = None) -> HardwareProfile:
-    """Measure this machine into a profile written (atomically) to `out`; resumable."""
+              progress: Callable[[str], None] | None = None, machine_model: bool | None = None) -> HardwareProfile:
+    """Measure this machine into a profile written (atomically) to `out`; resumable. `nets=None`:
+    the presets and the machine model of strategy (d), which then predicts any network;
+    `machine_model`: build it (True) or not (False) whatever `nets` is."""
     from cnnperf.errors import CnnperfError
     from cnnperf.fileio import check_writable
     from cnnperf.measure.calibrate import CalibrationConfig
@@ -157,9 +159,13 @@ def calibrate(out: str | Path, nets: str | Sequence[str] = ("small", "medium", "
     check_writable(out)
     if not threads:
         raise CnnperfError("the thread list is empty; give e.g. 1,2,4")
+    if machine_model is None:
+        machine_model = nets is None
+    if nets is None:
+        nets = ("small", "medium", "large")
     names = tuple(n.strip() for n in nets.split(",") if n.strip()) if isinstance(nets, str) else tuple(nets)
     networks(names)  # every name resolves before any measuring starts
-    config = CalibrationConfig(names, tuple(threads), quick, repeats, reference_threads)
+    config = CalibrationConfig(names, tuple(threads), quick, repeats, reference_threads, machine_model)
     return _calibrate(config, out, log or (lambda m: None), progress)
 
 
@@ -182,12 +188,14 @@ def validate(prof: str | Path | HardwareProfile, nets: str | Sequence[str] = ("s
              threads: Sequence[int] = CALIBRATION_THREADS, epochs: int = 1, images: int = 10000,
              test_images: int = 2000, repeat: int = 3, out: str | Path = "validation", data: str | Path | None = None,
              fit_threads: Sequence[int] | None = None, reuse: str | Path | None = None,
-             log: Callable[[str], None] | None = None, progress: Callable[[str], None] | None = None
-             ) -> ValidationResult:
+             log: Callable[[str], None] | None = None, progress: Callable[[str], None] | None = None,
+             holdout: str | Sequence[str] = ()) -> ValidationResult:
     """Train every (network, p) `repeat` times, predict the same runs with every strategy, and
     write results.json, results.csv, one PNG per network, report.md (and a profile with the
     empirical fits) to `out`. `fit_threads`: fit contention and the empirical strategies there
-    only (the other thread counts test the extrapolation). `reuse`: analyse stored runs."""
+    only (the other thread counts test the extrapolation). `reuse`: analyse stored runs.
+    `holdout`: networks the calibration never saw (predicted by strategies that need no entry of
+    theirs, the layer model), trained as well and reported apart."""
     from dataclasses import replace
 
     from cnnperf.hardware.topology import machine_mismatch
@@ -196,11 +204,12 @@ def validate(prof: str | Path | HardwareProfile, nets: str | Sequence[str] = ("s
     from cnnperf.validation.sweep import SweepConfig
 
     names = tuple(n.strip() for n in nets.split(",") if n.strip()) if isinstance(nets, str) else tuple(nets)
+    held = tuple(n.strip() for n in holdout.split(",") if n.strip()) if isinstance(holdout, str) else tuple(holdout)
     hp = profile(prof)
-    sweep = SweepConfig(names, tuple(threads), epochs, images, test_images, repeat)
+    sweep = SweepConfig(tuple(dict.fromkeys(names + held)), tuple(threads), epochs, images, test_images, repeat)
     request = ValidationRequest(hp, sweep, Path(out), None if data is None else str(data),
                                 None if fit_threads is None else tuple(fit_threads),
-                                None if reuse is None else Path(reuse))
+                                None if reuse is None else Path(reuse), held)
     warnings = tuple(machine_mismatch(hp))
     for w in warnings:
         (log or (lambda m: None))(f"warning: {w}")

@@ -8,7 +8,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "cnnperf"
 # lower layers first; a module may import from its own layer and the ones before it
-LAYERS = [("errors", "fileio", "data"), ("networks",), ("engine",), ("parallel",), ("opcount", "hardware"),
+LAYERS = [("errors", "fileio", "lsq", "data"), ("networks",), ("engine",), ("parallel",), ("opcount", "hardware"),
           ("models",), ("measure", "validation"), ("report",), ("api",), ("commands", "cli", "__main__")]
 RANK = {name: k for k, names in enumerate(LAYERS) for name in names}
 

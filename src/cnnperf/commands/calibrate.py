@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from cnnperf.commands._args import int_list, name_list, positive_int
 
 
@@ -11,8 +13,12 @@ def register(sub) -> None:
                                    "and OperationFactor on the real engine. Each step is saved as it completes; "
                                    "running the same command again resumes an interrupted calibration.")
     p.add_argument("--out", required=True, metavar="PROFILE.toml", help="profile file to write (atomically)")
-    p.add_argument("--nets", type=name_list, default="small,medium,large", metavar="LIST",
-                   help="networks (default: small,medium,large)")
+    p.add_argument("--nets", type=name_list, default=None, metavar="LIST",
+                   help="networks to calibrate for strategies (a)-(c) (default: small,medium,large and the machine "
+                        "model)")
+    p.add_argument("--machine-model", action=argparse.BooleanOptionalAction, default=None,
+                   help="build the per-layer machine model of strategy (d), which predicts any network (default: "
+                        "when --nets is not given)")
     p.add_argument("--threads", type=int_list, default=None, metavar="LIST",
                    help="thread counts for MemoryContention (default: 1,2,3,4,6,8)")
     p.add_argument("--quick", action="store_true", help="fewer images and repetitions (rougher, for a first look)")
@@ -42,7 +48,7 @@ def run(args) -> int:
     threads = tuple(args.threads) if args.threads is not None else cnnperf.api.CALIBRATION_THREADS
     with status_line("calibrating", quiet=args.quiet) as status:
         profile = cnnperf.calibrate(args.out, args.nets, threads, args.quick, args.repeats, args.reference_threads,
-                                    log=log, progress=status)
+                                    log=log, progress=status, machine_model=args.machine_model)
     print(format_profile(profile))
     print(f"wrote {args.out}")
     return 0

@@ -10,12 +10,21 @@ KIND_LABEL = {"input": "input", "conv": "convolution", "maxpool": "max pooling",
 
 def register(sub) -> None:
     p = sub.add_parser("nets", help="list presets or show a network's layers, neurons and weights")
-    verbs = p.add_subparsers(dest="nets_command", metavar="{list,show}", parser_class=type(p))
+    verbs = p.add_subparsers(dest="nets_command", metavar="{list,show,random}", parser_class=type(p))
     verbs.required = True
     verbs.add_parser("list", help="list the preset networks").set_defaults(run=run_list)
     show = verbs.add_parser("show", help="table of maps, map size, neurons and weights per layer")
     show.add_argument("net", metavar="NET", help="preset name, TOML file or notation (29x29-20C4-MP2-150N-10N)")
     show.set_defaults(run=run_show)
+    rnd = verbs.add_parser("random", help="random valid MNIST-scale networks (documented, seeded generator)",
+                           description="Draw random valid networks (1x29x29 input, 1-3 convolution stages with "
+                                       "optional max pooling, 0-2 fully connected layers, 10 outputs; see "
+                                       "cnnperf/networks/random.py), one notation per line.")
+    rnd.add_argument("--seed", type=int, default=0, help="seed of the generator (default: 0)")
+    rnd.add_argument("--count", type=int, default=10, help="how many networks (default: 10)")
+    rnd.add_argument("--max-macs", type=int, default=None, metavar="N",
+                     help="at most N multiply-adds per train step (default: 30,000,000, about the large preset)")
+    rnd.set_defaults(run=run_random)
 
 
 def format_table(spec: NetworkSpec) -> str:
@@ -42,4 +51,12 @@ def run_list(args) -> int:
     for name in PRESETS:
         spec = preset(name)
         print(f"{name:7s} {spec.notation():45s} {spec.n_weights:>9,} weights")
+    return 0
+
+
+def run_random(args) -> int:
+    from cnnperf.networks.random import MAX_MACS, executed_macs, random_networks
+
+    for spec in random_networks(args.seed, args.count, args.max_macs or MAX_MACS):
+        print(f"{spec.notation():50s} {spec.n_weights:>10,} weights {executed_macs(spec):>13,} multiply-adds")
     return 0

@@ -26,14 +26,19 @@ def register(sub) -> None:
                    help="ranks sharing one node of the profile (default: 1; local validation: R)")
     p.add_argument("--sync-every", type=positive_int, default=None, metavar="K",
                    help="weight averaging every K training images per rank (default: once per epoch)")
+    p.add_argument("--by-layer", action="store_true",
+                   help="with the layer model: which layer costs what, forward and backward (per image)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the predictions as JSON")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    import sys
+
     import cnnperf
+    from cnnperf.errors import CnnperfError
     from cnnperf.fileio import atomic_write_json, check_writable
-    from cnnperf.report.models import format_prediction
+    from cnnperf.report.models import format_layers, format_prediction
 
     if args.json:
         check_writable(args.json)
@@ -56,7 +61,15 @@ def run(args) -> int:
                     + ("once per epoch" if args.sync_every is None else f"every {args.sync_every} images per rank")
                     + "\n") if distributed else ""
             blocks.append(head + format_prediction(pred, profile))
+            if args.by_layer and "cost" in pred.inputs:
+                blocks.append(format_layers(pred))
+            for note in pred.notes:
+                if note.startswith("extrapolation:") and r == (args.ranks or [1])[0]:
+                    print(f"warning: {note}", file=sys.stderr)
             rows += [{**row, "ranks": r, "sync_every": args.sync_every or "epoch"} for row in pred.rows()]
+    if args.by_layer and not any("per layer, network" in b for b in blocks):
+        raise CnnperfError("--by-layer needs the layer model: use a profile with a machine model (cnnperf calibrate "
+                           "without --nets) and --strategy all or the layer model's name")
     print("\n\n".join(blocks))
     if args.json:
         atomic_write_json(args.json, {"profile": profile.name, "predictions": rows})

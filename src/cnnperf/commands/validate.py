@@ -20,6 +20,9 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=positive_int, default=1, help="epochs per run (default: 1)")
     p.add_argument("--images", type=positive_int, default=10000, help="training images (default: 10,000)")
     p.add_argument("--test-images", type=positive_int, default=2000, help="test images (default: 2,000)")
+    p.add_argument("--holdout-nets", default="", metavar="LIST",
+                   help="networks the calibration did not see (e.g. from 'cnnperf nets random'): trained too, "
+                        "predicted by the layer model, their errors reported apart")
     p.add_argument("--repeat", type=positive_int, default=3, help="runs per point; medians are used (default: 3)")
     p.add_argument("--out", default="validation", metavar="DIR", help="output directory (default: ./validation)")
     p.add_argument("--data", default=None, metavar="DIR", help="MNIST directory (default: $CNNPERF_DATA, cache)")
@@ -95,7 +98,8 @@ def run(args) -> int:
     threads, fit_threads = _threads(args)
     with status_line("validating", quiet=args.quiet) as status:
         result = cnnperf.validate(args.profile, args.nets, threads, args.epochs, args.images, args.test_images,
-                                  args.repeat, args.out, args.data, fit_threads, args.reuse, log, status)
+                                  args.repeat, args.out, args.data, fit_threads, args.reuse, log, status,
+                                  args.holdout_nets)
     print(format_validation(result))
     print(f"wrote {args.out}/" + ", ".join(result.files))
     return 0

@@ -112,6 +112,7 @@ class HardwareProfile:
     extra: dict = field(default_factory=dict, compare=False)  # other TOML sections, kept verbatim
     # "none": the paper's rules; "time-slicing": see time_slice_at
     oversubscription: str = machine_key(str, default="none")
+    machine_model: Any = field(default=None, compare=False)  # hardware.machine_model.MachineModel (strategy (d))
 
     @property
     def hardware_threads(self) -> int:

@@ -14,6 +14,7 @@ import tomli_w
 
 from cnnperf.errors import CnnperfError
 from cnnperf.fileio import atomic_write_text
+from cnnperf.hardware import machine_model_io as machine_model
 from cnnperf.hardware.profile import OVERSUBSCRIPTION, Contention, HardwareProfile, NetworkParams
 
 SCHEMA_VERSION = 1
@@ -21,7 +22,7 @@ BUILTIN_DIR = Path(__file__).with_name("profiles")
 UNIT_HINT = {"_ms": "milliseconds", "_us": "microseconds", "_ns": "nanoseconds", "_ghz": "GHz", "_mhz": "MHz",
              "_min": "minutes", "_kops": "thousands of operations", "_gbit_per_s": "Gbit/s", "_gb_per_s": "GB/s"}
 STATUS = ("measured", "extrapolated")
-TOP_KEYS = ("schema_version", "name", "description", "source", "machine", "cpi", "networks")
+TOP_KEYS = ("schema_version", "name", "description", "source", "machine", "cpi", "networks", "machine_model")
 
 
 def builtin_profiles() -> list[str]:
@@ -204,13 +205,15 @@ def profile_from_dict(doc: dict) -> HardwareProfile:
     for key in ("name", "description", "source"):
         if not isinstance(doc.get(key, ""), str):
             raise CnnperfError(f"'{key}' must be a string, got {doc[key]!r}")
-    nets = doc.get("networks")
-    if not isinstance(nets, dict) or not nets:
-        raise CnnperfError("missing [networks.NAME] tables; a profile needs at least one network")
-    return HardwareProfile(name=str(doc.get("name", "unnamed")), cpi=_cpi(doc),
-                           networks={name: _network(name, t) for name, t in nets.items()},
+    nets = doc.get("networks", {})
+    if not isinstance(nets, dict) or (not nets and "machine_model" not in doc):
+        raise CnnperfError("missing [networks.NAME] tables; a profile needs at least one network or a "
+                           "[machine_model]")
+    networks = {name: _network(name, t) for name, t in nets.items()}
+    model = machine_model.from_dict(doc["machine_model"], networks) if "machine_model" in doc else None
+    return HardwareProfile(name=str(doc.get("name", "unnamed")), cpi=_cpi(doc), networks=networks,
                            description=doc.get("description", ""), source=doc.get("source", ""),
-                           extra=_extra(doc), **_machine(doc))
+                           extra=_extra(doc), machine_model=model, **_machine(doc))
 
 
 def _network_to_dict(n: NetworkParams) -> dict:
@@ -233,6 +236,8 @@ def profile_to_dict(profile: HardwareProfile) -> dict:
            "source": profile.source, "machine": machine,
            "cpi": {"threads_per_core": list(profile.cpi), "cycles_per_instruction": list(profile.cpi.values())},
            "networks": {name: _network_to_dict(n) for name, n in profile.networks.items()}}
+    if profile.machine_model is not None:
+        doc["machine_model"] = machine_model.to_dict(profile.machine_model)
     doc.update({k: v for k, v in profile.extra.items() if k not in TOP_KEYS})
     return doc
 

@@ -43,6 +43,7 @@ class CalibrationConfig:
     quick: bool = False
     repeats: int = 5
     reference_threads: int | None = None  # OperationFactor fit (default: the cores)
+    machine_model: bool = False  # also build the per-layer machine model of strategy (d)
 
     def images(self, net: str) -> int:
         n = TIMING_IMAGES.get(net, 300)
@@ -50,7 +51,7 @@ class CalibrationConfig:
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps([self.nets, self.threads, self.quick, self.repeats,
-                                          self.reference_threads]).encode()).hexdigest()[:16]
+                                          self.reference_threads, self.machine_model]).encode()).hexdigest()[:16]
 
 
 def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
@@ -82,6 +83,10 @@ def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
     for net in config.nets:
         params = _calibrate_network(net, config, state, base, hw, log, step)
         networks[params.name] = params
+    model = None
+    if config.machine_model:
+        from cnnperf.measure.machine import calibrate_machine_model
+        model = calibrate_machine_model(config.threads, hw, config.quick, state, log, step)
     detected = {"model_name": machine.model_name, "logical_cpus": machine.logical_cpus,
                 "sources": dict(machine.sources), "date": time.strftime("%Y-%m-%d"), "quick": config.quick}
     profile = HardwareProfile(name=out.stem, clock_hz=machine.clock_hz, cores=machine.cores,
@@ -89,7 +94,7 @@ def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
                               description=f"{machine.model_name}, {machine.cores} cores x {machine.threads_per_core}"
                                           f" threads (cnnperf calibrate)",
                               source="cnnperf calibrate on this machine", extra={"detected": detected},
-                              oversubscription="time-slicing")
+                              oversubscription="time-slicing", machine_model=model)
     save_profile(out, profile)
     state.done()
     return profile

@@ -1,10 +1,10 @@
 """Performance models as closed plug-ins: one module per strategy, each implementing
 `cnnperf.models.base.Strategy`; `STRATEGIES` maps the name users type to the module."""
 
-from cnnperf.models import strategy_a, strategy_b, strategy_c
+from cnnperf.models import strategy_a, strategy_b, strategy_c, strategy_d
 from cnnperf.models.base import TERMS, Prediction, Strategy
 
-STRATEGIES: dict[str, Strategy] = {m.NAME: m for m in (strategy_a, strategy_b, strategy_c)}
+STRATEGIES: dict[str, Strategy] = {m.NAME: m for m in (strategy_a, strategy_b, strategy_c, strategy_d)}
 DEFAULT_STRATEGY = strategy_b.NAME  # cnnperf.predict without a strategy: the paper's measured-times model
 
 

@@ -125,4 +125,41 @@ def format_profile(profile: HardwareProfile) -> str:
     lines.append(table(rows))
     lines.append("* extrapolated (shown, not used: cnnperf extrapolates the measured rows with a least-squares line); "
                  "(x) interpolated")
+    if profile.machine_model is not None:
+        lines += ["", format_machine_model(profile.machine_model)]
     return "\n".join(line for line in lines if line is not None)
+
+
+def format_machine_model(model) -> str:
+    """The machine model of strategy (d): one row per kernel path with its chosen form and fit."""
+    lines = [f"machine model ({model.kind}) for strategy (d): fitted to {model.fitted_to}",
+             f"source: {model.source}" if model.source else ""]
+    if model.kind == "kernel-cost":
+        rows = [("kernel", "form", "cost per image [s]", "points", "cv error", "other forms (cv error)")]
+        for key, k in sorted(model.kernels.items()):
+            others = ", ".join(f"{f} {v['cv_error']:.1%}" for f, v in k.alternatives.items() if f != k.form)
+            rows.append((key, k.form, k.formula(), k.points, f"{k.cv_error:.1%}", others or "-"))
+        lines.append(table(rows, right={3, 4}))
+        ev, tr = model.eval_overhead, model.train_overhead
+        lines.append(f"per-image overhead: evaluation {ev.features} cv {ev.cv_error:.0%}, "
+                     f"train step {tr.features} cv {tr.cv_error:.0%}")
+    c = model.contention
+    lines.append("MemoryContention(p, W) = c0(p) + c1(p) * W [W: bytes of weights written per image]: " +
+                 ", ".join(f"p={t}: {a:.3g} s + {b:.3g} s/B" for t, a, b in zip(c.threads, c.c0_s, c.c1_s_per_byte))
+                 + f"; fitted over {c.networks} networks, leave-one-network-out error {c.cv_error:.0%}")
+    return "\n".join(line for line in lines if line)
+
+
+def format_layers(pred: Prediction) -> str:
+    """Per-layer breakdown of a layer-model prediction: which layer costs what, forward and backward."""
+    cost = pred.inputs["cost"]
+    tf, tb = cost.t_fprop_s, cost.t_bprop_s
+    rows = [("#", "layer", "forward kernel", "fwd us", "backward kernel", "bwd us", "share of step")]
+    for c in cost.layers:
+        rows.append((c.index, c.kind, c.forward_path, f"{c.forward_s * 1e6:,.2f}", c.backward_path,
+                     f"{c.backward_s * 1e6:,.2f}", f"{(c.forward_s + c.backward_s) / (tf + tb):.1%}"))
+    rows.append(("", "overhead", "copy-in, softmax", f"{cost.eval_overhead_s * 1e6:,.2f}", "rest of the step",
+                 f"{(cost.train_overhead_s - cost.eval_overhead_s) * 1e6:,.2f}",
+                 f"{cost.train_overhead_s / (tf + tb):.1%}"))
+    rows.append(("", "total", "TFprop", f"{tf * 1e6:,.2f}", "TBprop", f"{tb * 1e6:,.2f}", "100.0%"))
+    return f"per layer, network {pred.net} (seconds per image, one thread)\n" + table(rows, right={0, 3, 5, 6})

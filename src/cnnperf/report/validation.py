@@ -30,9 +30,9 @@ def rows_table(result: ValidationResult, net: str) -> str:
     return table(rows)
 
 
-def summary_table(result: ValidationResult) -> str:
+def summary_table(result: ValidationResult, summaries=None) -> str:
     rows = [("strategy", "network", "points", "mean |error|", "max |error|", "mean Delta", "max Delta")]
-    for s in result.summaries:
+    for s in result.summaries if summaries is None else summaries:
         rows.append((STRATEGIES[s.strategy].LABEL, s.net, s.n, f"{s.mean_abs_error:.1%}", f"{s.max_abs_error:.1%}",
                      f"{s.mean_delta:.1%}", f"{s.max_delta:.1%}"))
     return table(rows)
@@ -49,6 +49,9 @@ def format_validation(result: ValidationResult) -> str:
         lines += ["", f"network {net}", rows_table(result, net)]
         lines += fit_lines(result, net)
     lines += [f"note: {n}" for n in result.notes]
+    if result.holdout:
+        lines += ["", f"held-out networks (not in the calibration): {', '.join(result.holdout)}",
+                  summary_table(result, result.group_summaries())]
     lines += ["", "Delta = |measured - predicted| / predicted (the paper's); error = (predicted - measured) / measured",
               summary_table(result)]
     return "\n".join(lines)
@@ -69,7 +72,8 @@ def results_json(result: ValidationResult, runs) -> dict:
             "fit_threads": list(result.fit_threads) if result.fit_threads else None,
             "rows": [asdict(r) for r in result.rows], "summaries": [asdict(s) for s in result.summaries],
             "empirical": {n: result.profile.networks[n].empirical for n in result.fitted},
-            "notes": list(result.notes), "warnings": list(result.warnings),
+            "notes": list(result.notes), "warnings": list(result.warnings), "holdout": list(result.holdout),
+            "group_summaries": [asdict(s) for s in result.group_summaries()],
             "runs": [asdict(r) for r in runs]}
 
 

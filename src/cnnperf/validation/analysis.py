@@ -39,6 +39,18 @@ class ValidationResult:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # e.g. the profile describes another machine
     files: tuple[str, ...] = ()  # outputs written (api.validate)
+    holdout: tuple[str, ...] = ()  # networks the calibration did not see
+
+    def group_summaries(self) -> list[Summary]:
+        """Per strategy over the calibrated networks ("calibrated") and over the held-out ones ("held out")."""
+        out = []
+        for strategy in self.strategies():
+            for group, sel in (("calibrated", lambda r: r.split != "holdout"), ("held out", lambda r: r.split ==
+                                                                                 "holdout")):
+                rows = [r for r in self.rows if r.strategy == strategy and r.split != "fit" and sel(r)]
+                if rows and self.holdout:
+                    out.append(summarize(strategy, group, [r.measured_s for r in rows], [r.predicted_s for r in rows]))
+        return out
 
     def strategies(self) -> list[str]:
         """Strategy names with rows, in registry order."""
@@ -78,8 +90,11 @@ def _fit(profile: HardwareProfile, net: str, ps, m, fit_mask, config: SweepConfi
     return out
 
 
-def analyse(profile: HardwareProfile, config: SweepConfig, measured: dict, fit_threads=None) -> ValidationResult:
-    """`measured`: {(net, p): {"seconds": median, ...}} from the sweep."""
+def analyse(profile: HardwareProfile, config: SweepConfig, measured: dict, fit_threads=None,
+            holdout: tuple[str, ...] = ()) -> ValidationResult:
+    """`measured`: {(net, p): {"seconds": median, ...}} from the sweep. Networks in `holdout` were
+    not calibrated: only strategies that need no entry of theirs predict them (no fit on them),
+    their rows are marked "holdout" and summarised apart."""
     used = restrict_contention(profile, fit_threads) if fit_threads else profile
     used = replace(used, networks=dict(used.networks))
     rows, fitted, notes = [], [], []
@@ -88,7 +103,9 @@ def analyse(profile: HardwareProfile, config: SweepConfig, measured: dict, fit_t
         m = np.array([measured[(net, p)]["seconds"] for p in ps])
         split = np.array(["all"] * len(ps), dtype=object) if not fit_threads else \
             np.where(np.isin(ps, fit_threads), "fit", "test").astype(object)
-        fits = _fit(used, net, ps, m, split != "test", config, notes)
+        if net in holdout:
+            split[:] = "holdout"
+        fits = {} if net in holdout else _fit(used, net, ps, m, split != "test", config, notes)
         fitted += [used.params_for(resolve_network(net)).name] if fits else []
         spec = resolve_network(net)
         for name, strategy in STRATEGIES.items():
@@ -104,7 +121,7 @@ def analyse(profile: HardwareProfile, config: SweepConfig, measured: dict, fit_t
             if sel:
                 summaries.append(summarize(strategy, net, [r.measured_s for r in sel], [r.predicted_s for r in sel]))
     return ValidationResult(tuple(rows), tuple(summaries), tuple(fitted), used, config,
-                            tuple(fit_threads) if fit_threads else None, tuple(notes))
+                            tuple(fit_threads) if fit_threads else None, tuple(notes), holdout=tuple(holdout))
 
 
 def _rows(net, ps, strategy, measured, predicted, split) -> list[Row]:

@@ -22,6 +22,7 @@ class ValidationRequest:
     data: str | None = None
     fit_threads: tuple[int, ...] | None = None  # fit here, test on the other thread counts
     reuse: Path | None = None  # analyse the runs stored in this directory instead of training
+    holdout: tuple[str, ...] = ()  # networks not in the calibration: reported separately
 
 
 def _check(request: ValidationRequest) -> None:
@@ -32,9 +33,19 @@ def _check(request: ValidationRequest) -> None:
     fit = request.fit_threads
     if fit is not None and (not fit or set(fit) >= set(request.sweep.threads)):
         raise CnnperfError("fit threads must be a non-empty subset of the thread counts that leaves some to test")
+    from cnnperf.models import available
     from cnnperf.networks import resolve_network
     for net in request.sweep.nets:
-        request.profile.params_for(resolve_network(net))
+        spec = resolve_network(net)
+        if net not in request.holdout:
+            request.profile.params_for(spec)
+            continue
+        if any(n.notation == spec.notation() or n.name == spec.name for n in request.profile.networks.values()):
+            raise CnnperfError(f"{net} is in profile {request.profile.name}: it is not held out; give networks the "
+                               "calibration did not see")
+        if not available(spec, request.profile):
+            raise CnnperfError(f"no strategy of profile {request.profile.name} predicts the held-out {net}: it needs a "
+                               "machine model (cnnperf calibrate --out PROFILE without --nets)")
 
 
 def measure_and_analyse(request: ValidationRequest, log: Callable[[str], None],
@@ -58,4 +69,4 @@ def measure_and_analyse(request: ValidationRequest, log: Callable[[str], None],
         data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
         runs = run_sweep(config, data, out, log, progress)
     measured = medians(runs)
-    return analyse(request.profile, config, measured, request.fit_threads), runs, measured
+    return analyse(request.profile, config, measured, request.fit_threads, request.holdout), runs, measured

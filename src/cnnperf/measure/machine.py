@@ -1,0 +1,292 @@
+"""Calibrating the machine model of strategy (d): time every kernel path of the engine over a
+designed grid of layer shapes, once per machine, then fit `hardware.machine_model`.
+
+The grid is made of small probe networks (`design`), each exercising a few kernel paths in
+their real context: a first-layer direct convolution, an im2col + GEMM convolution at layer 2
+(so it computes its input delta), max pooling after it or not, fully connected layers, the
+output. Shapes are drawn (seeded) log-uniformly over what MNIST-scale CNNs use: 1-64 input
+maps, 2-128 output maps, kernels 2-7, maps 5-29 wide, 10-512 neurons. Every probe is timed
+with `engine.profile_layers` (a cycle counter around each layer's forward and backward,
+training as usual) and an evaluation pass; probes are measured in rounds, each round in a new
+shuffled order, so repeats of one probe are spread over the whole calibration and slow drifts
+hit all shapes alike; the per-layer values are medians over rounds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnperf.fileio import ResumableState
+from cnnperf.hardware.machine_model import ContentionModel, MachineModel, features
+from cnnperf.hardware.topology import simd_fp32_lanes
+from cnnperf.measure.quantities import measure_contention, measure_prep, synthetic_images
+from cnnperf.networks import NetworkSpec, parse_notation
+
+MAX_MACS = 40e6  # multiply-adds per train step of one probe (forward + backward): keeps each probe cheap
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    probes: int = 240
+    rounds: int = 5
+    region_s: float = 0.04  # seconds per timed region of one probe
+    contention_nets: int = 5
+    prep_nets: int = 8
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> GridConfig:
+        return cls(probes=120, rounds=3, region_s=0.02, contention_nets=4, prep_nets=6)
+
+
+def _log_int(rng, lo: int, hi: int) -> int:
+    return int(round(float(np.exp(rng.uniform(np.log(lo), np.log(hi))))))
+
+
+def _tail(rng) -> list[str]:
+    """An optional fully connected layer, then the output."""
+    return ([f"{_log_int(rng, 10, 512)}N"] if rng.random() < 0.5 else []) + ["10N"]
+
+
+def _gemm_probe(rng) -> str:
+    """A direct first layer (C maps), then the probed im2col + GEMM convolution C -> M at layer 2."""
+    k, c, m = int(rng.integers(2, 8)), _log_int(rng, 1, 64), _log_int(rng, 2, 128)
+    h = int(rng.integers(k + 1, 29))
+    k1 = int(rng.integers(2, 5))
+    parts = [f"1x{h + k1 - 1}x{h + k1 - 1}", f"{c}C{k1}", f"{m}C{k}"]
+    pools = [s for s in (2, 3) if (h - k + 1) % s == 0]
+    if pools and rng.random() < 0.7:
+        parts.append(f"MP{rng.choice(pools)}")
+    return "-".join(parts + _tail(rng))
+
+
+def _direct_probe(rng) -> str:
+    """A first-layer direct convolution, usually under max pooling (optionally pooled twice)."""
+    k = int(rng.integers(2, 8))
+    h = int(rng.integers(k + 3, 30))
+    o = h - k + 1
+    parts = [f"1x{h}x{h}", f"{_log_int(rng, 2, 64)}C{k}"]
+    pools = [s for s in (2, 3, 4) if o % s == 0]
+    if pools and rng.random() < 0.8:
+        s = int(rng.choice(pools))
+        parts.append(f"MP{s}")
+        if (o // s) % 2 == 0 and o // s >= 4 and rng.random() < 0.2:  # pooling after pooling: its dense backward
+            parts.append("MP2")
+    return "-".join(parts + _tail(rng))
+
+
+def _full_probe(rng) -> str:
+    h = int(rng.integers(5, 30))
+    layers = [f"{_log_int(rng, 10, 512)}N" for _ in range(int(rng.integers(1, 3)))]
+    return "-".join([f"1x{h}x{h}", *layers, "10N"])
+
+
+FAMILIES = ((_gemm_probe, 0.6), (_direct_probe, 0.25), (_full_probe, 0.15))
+
+
+def train_macs(spec: NetworkSpec) -> int:
+    from cnnperf.engine.paths import layer_paths
+    return sum(lp.macs_forward + lp.macs_backward for lp in layer_paths(spec))
+
+
+def design(n: int, seed: int = 0) -> list[NetworkSpec]:
+    """`n` distinct valid probe networks drawn with `seed` (see the module docstring)."""
+    from cnnperf.errors import CnnperfError
+
+    rng = np.random.default_rng([seed, 14])
+    out, seen = [], set()
+    while len(out) < n:
+        make = FAMILIES[int(rng.choice(len(FAMILIES), p=[w for _, w in FAMILIES]))][0]
+        text = make(rng)
+        if text in seen:
+            continue
+        try:
+            spec = parse_notation(text)
+        except CnnperfError:
+            continue
+        if train_macs(spec) <= MAX_MACS:
+            seen.add(text)
+            out.append(spec)
+    return out
+
+
+class _Probe:
+    """One probe network's engine state (single thread) and its region size."""
+
+    def __init__(self, spec: NetworkSpec, images: dict, region_s: float):
+        from cnnperf import engine
+        from cnnperf.engine.paths import layer_paths
+
+        self.spec, self.paths, self.engine = spec, layer_paths(spec), engine
+        self.layout = engine.build_layout(spec)
+        self.weights = engine.init_weights(self.layout, 0)
+        self.ws = engine.new_workspace(self.layout)
+        shape = spec.shapes[0].size
+        if shape not in images:
+            images[shape] = synthetic_images(2048, spec, seed=shape)
+        self.x, self.y = images[shape]
+        warm = engine.profile_layers(self.layout, self.weights, self.ws, self.x, self.y, 0, 4, 1e-4)
+        per_image = max(warm.total_s / 4, 1e-7)
+        self.n = int(np.clip(region_s / per_image, 4, len(self.x)))
+
+    def measure(self) -> dict:
+        """One block: per layer forward/backward seconds per image, the train-step remainder and
+        the evaluation pass per image."""
+        e, n = self.engine, self.n
+        t = e.profile_layers(self.layout, self.weights, self.ws, self.x, self.y, 0, n, 1e-4)
+        t0 = time.perf_counter()
+        e.evaluate_images(self.layout, self.weights, self.ws, self.x, self.y, 0, n)
+        evaluation = (time.perf_counter() - t0) / n
+        return {"forward": [v / n for v in t.forward_s], "backward": [v / n for v in t.backward_s],
+                "remainder": t.remainder_s / n, "evaluation": evaluation}
+
+
+def measure_grid(specs: list[NetworkSpec], config: GridConfig, state: ResumableState, log: Log,
+                 progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Every probe measured in `config.rounds` rounds (a new shuffled order each round); the
+    medians per probe. Finished rounds are saved in `state` (the calibration resumes)."""
+    images: dict = {}
+    probes = [_Probe(s, images, config.region_s) for s in specs]
+    rounds = [state.get(f"machine/grid/{r}") for r in range(config.rounds)]
+    rng = np.random.default_rng([config.seed, 99])
+    for r in range(config.rounds):
+        order = rng.permutation(len(probes))
+        if rounds[r] is not None:
+            continue
+        result: list = [None] * len(probes)
+        for j, k in enumerate(order, start=1):
+            if progress and j % 10 == 1:
+                progress(f"machine model: round {r + 1}/{config.rounds}, probe {j}/{len(probes)}")
+            result[k] = probes[k].measure()
+        rounds[r] = result
+        state.put(f"machine/grid/{r}", result)
+    log(f"machine model: {len(probes)} probe networks x {config.rounds} rounds measured")
+    out = []
+    for k in range(len(probes)):
+        blocks = [rounds[r][k] for r in range(config.rounds)]
+        out.append({key: (np.median([b[key] for b in blocks], axis=0).tolist() if key in ("forward", "backward")
+                          else float(np.median([b[key] for b in blocks])))
+                    for key in blocks[0]})
+    return out
+
+
+def grid_points(specs: list[NetworkSpec], medians: list[dict], lanes: int) -> dict[str, tuple[list, list]]:
+    """{"direction:path": (feature rows, seconds)} from the measured probes."""
+    from cnnperf.engine.paths import layer_paths
+
+    points: dict[str, tuple[list, list]] = {}
+    for spec, m in zip(specs, medians):
+        for lp in layer_paths(spec):
+            for direction, path in (("forward", lp.forward), ("backward", lp.backward)):
+                if direction == "backward" and path in ("fused", "none"):
+                    continue
+                rows, ys = points.setdefault(f"{direction}:{path}", ([], []))
+                rows.append(features(direction, lp, lanes))
+                ys.append(m[direction][lp.index])
+    return points
+
+
+def _network_rows(model_like, specs, medians) -> tuple[list, list, list]:
+    from cnnperf.engine.paths import layer_paths
+
+    rows, evaluation, train = [], [], []
+    for spec, m in zip(specs, medians):
+        paths = layer_paths(spec)
+        rows.append(model_like.network_features(spec, paths))
+        forward = sum(m["forward"])
+        evaluation.append(max(m["evaluation"] - forward, 1e-9))
+        train.append(max(m["remainder"], 1e-9))
+    return rows, evaluation, train
+
+
+def fit_machine_model(specs, medians, contention: ContentionModel, prep_rows, prep_s, lanes: int,
+                      source: str) -> MachineModel:
+    """The machine model from the grid (kernels, overheads), TPrep points and the contention fit."""
+    from cnnperf.hardware.machine_model import LinearTerm
+    from cnnperf.models.machine_fit import select_kernel, select_term
+
+    kernels = {key: select_kernel(key, rows, ys) for key, (rows, ys) in grid_points(specs, medians, lanes).items()}
+    shell = MachineModel("kernel-cost", kernels, contention, LinearTerm(("one",), (0.0,)),
+                         LinearTerm(("one",), (0.0,)), LinearTerm(("one",), (0.0,)), lanes)
+    rows, evaluation, train = _network_rows(shell, specs, medians)
+    pool = ("inputs", "layers", "classes", "neurons")
+    spread = float(np.median([k.cv_error for k in kernels.values()]))
+    return MachineModel("kernel-cost", kernels, contention, select_term(prep_rows, prep_s, ("weights", "instance_p")),
+                        select_term(rows, evaluation, pool), select_term(rows, train, pool), lanes,
+                        source=source, fitted_to=f"a grid of {len(specs)} probe networks "
+                                                 f"({sum(k.points for k in kernels.values())} kernel timings)",
+                        spread=spread)
+
+
+def contention_specs(specs: list[NetworkSpec], n: int) -> list[NetworkSpec]:
+    """`n` probes spanning the weights' sizes (log-spaced), for the contention model."""
+    order = sorted(specs, key=lambda s: s.n_weights)
+    picks = np.unique(np.round(np.geomspace(1, len(order), n)).astype(int) - 1)
+    return [order[k] for k in picks]
+
+
+def measure_contention_model(specs: list[NetworkSpec], threads, hardware_threads: int, quick: bool,
+                             state: ResumableState, progress=None) -> tuple[ContentionModel, list]:
+    """MemoryContention(p) of each network (measure.quantities.measure_contention), fitted to W."""
+    from cnnperf.models.machine_fit import fit_contention
+
+    repeats = 3 if quick else 5
+    measured: dict[int, list[float]] = {p: [] for p in threads}
+    for spec in specs:
+        per_image = state.get(f"machine/contention/{spec.notation()}")
+        if per_image is None:
+            per_image = {}
+            for p in threads:
+                if progress:
+                    progress(f"machine model: contention of {spec.notation()} at p = {p}")
+                per_image[str(p)] = 0.0 if p == 1 else max(0.0, measure_contention(
+                    spec, p, _contention_images(spec), repeats, hardware_threads)[0])
+            state.put(f"machine/contention/{spec.notation()}", per_image)
+        for p in threads:
+            measured[p].append(float(per_image[str(p)]))
+    weights = [4.0 * spec.n_weights for spec in specs]
+    return fit_contention(weights, measured), [(s.notation(), w) for s, w in zip(specs, weights)]
+
+
+def _contention_images(spec: NetworkSpec) -> int:
+    """Images per worker for a region of about 0.1 s on a current core (from the multiply-adds)."""
+    return int(np.clip(0.1 / (2 * train_macs(spec) / 20e9 + 5e-6), 20, 3000))
+
+
+def measure_prep_points(specs, hardware_threads: int, repeats: int) -> tuple[list, list]:
+    from cnnperf.models.strategy_d import prep_features
+
+    rows, seconds = [], []
+    for spec in specs:
+        rows.append({k: float(np.ravel(v)[0]) for k, v in prep_features(spec, hardware_threads).items()})
+        seconds.append(measure_prep(spec, hardware_threads, repeats).value)
+    return rows, seconds
+
+
+def calibrate_machine_model(threads, hardware_threads: int, quick: bool, state: ResumableState, log: Log,
+                            progress=None, config: GridConfig | None = None) -> MachineModel:
+    """The whole machine-model step of `cnnperf calibrate` (grid, TPrep, contention, fits)."""
+    config = config or (GridConfig.quick() if quick else GridConfig())
+    t0 = time.perf_counter()
+    specs = design(config.probes, config.seed)
+    lanes = simd_fp32_lanes()
+    medians = measure_grid(specs, config, state, log, progress)
+    if progress:
+        progress("machine model: TPrep")
+    prep_rows, prep_s = measure_prep_points(contention_specs(specs, config.prep_nets), hardware_threads,
+                                            3 if quick else 5)
+    contention, nets = measure_contention_model(contention_specs(specs, config.contention_nets), threads,
+                                                hardware_threads, quick, state, progress)
+    source = (f"cnnperf calibrate{' --quick' if quick else ''}: {config.probes} probe networks (seed {config.seed}) "
+              f"x {config.rounds} rounds, contention of {len(nets)} networks at p = {','.join(map(str, threads))}, "
+              f"{lanes} fp32 lanes, {time.perf_counter() - t0:.0f} s")
+    model = fit_machine_model(specs, medians, contention, prep_rows, prep_s, lanes, source)
+    log(f"machine model: {len(model.kernels)} kernel paths, median cross-validated error "
+        f"{model.spread:.1%}; contention leave-one-network-out error {contention.cv_error:.0%} "
+        f"({time.perf_counter() - t0:.0f} s)")
+    return model
