@@ -4,10 +4,15 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from cnnperf.errors import CnnperfError
+from cnnperf.networks import preset
 from cnnperf.parallel.pool import WorkerPool
+from cnnperf.parallel.trainer import TrainConfig, Trainer
+
+from .fake_engine import FakeEngine
 
 
 def sigint_main_after(seconds: float) -> threading.Timer:
@@ -109,3 +114,22 @@ def test_the_callers_thread_stack_size_is_restored():
         assert threading.stack_size() == 1 << 20
     finally:
         threading.stack_size(previous)
+
+
+class SlowEngine(FakeEngine):
+    def train_images(self, *args):
+        time.sleep(0.02)
+        return super().train_images(*args)
+
+
+def test_interrupt_during_a_trainer_phase_leaves_no_thread():
+    trainer = Trainer(preset("small"), TrainConfig(threads=2), engine=SlowEngine())
+    x, y = np.zeros((100_000, 29, 29), np.float32), np.zeros(100_000, np.int64)
+    sigint_main_after(0.3)
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            trainer.run_phase("train", x, y, 0.1)
+        finally:
+            trainer.close()
+    assert not alive(trainer._pool) and time.monotonic() - t0 < 30

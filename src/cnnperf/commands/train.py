@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -10,6 +12,14 @@ import time
 
 from cnnperf.commands._args import nonnegative_int, positive_float, positive_int, unit_interval
 from cnnperf.errors import CnnperfError
+
+
+def above_one(text: str) -> float:
+    """A finite factor > 1 (the divergence thresholds)."""
+    value = positive_float(text)
+    if value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a factor > 1")
+    return value
 
 
 def register(sub) -> None:
@@ -42,6 +52,16 @@ def register(sub) -> None:
     p.add_argument("--no-lr-scaling", action="store_true",
                    help="under mpiexec: step with --lr on every rank (default: R x --lr, the linear scaling rule "
                         "for averaging R models)")
+    p.add_argument("--divergence-loss", type=above_one, default=10.0, metavar="F",
+                   help="stop (exit 3) when a training block's mean loss exceeds F x chance (ln classes) for "
+                        "--divergence-blocks blocks in a row (default: 10)")
+    p.add_argument("--divergence-blocks", type=positive_int, default=3, metavar="B",
+                   help="consecutive blocks of one worker for --divergence-loss (default: 3)")
+    p.add_argument("--divergence-growth", type=above_one, default=10.0, metavar="G",
+                   help="stop (exit 3) when an epoch's mean training loss is above chance and G x the previous "
+                        "epoch's (default: 10)")
+    p.add_argument("--no-divergence-check", action="store_true",
+                   help="check only for NaN/inf, not the two rules above")
     p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON to PATH")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -56,6 +76,10 @@ def run(args) -> int:
     try:
         return _run(args, comm)
     except (Exception, KeyboardInterrupt) as exc:  # one line from the failing rank, then the job ends
+        if getattr(exc, "all_ranks", False):  # every rank stops here: rank 0 reports, all exit with its code
+            if comm.rank == 0:
+                raise
+            return exc.exit_code
         abort_on_error(comm, exc, "train")
         raise
 
@@ -71,7 +95,8 @@ def _run(args, comm) -> int:
     from cnnperf.fileio import atomic_write_json, check_writable
     from cnnperf.networks import resolve_network
     from cnnperf.parallel.checkpoint import load_checkpoint
-    from cnnperf.parallel.run import available_cores, config_from_checkpoint, train
+    from cnnperf.parallel.divergence import DivergenceRule
+    from cnnperf.parallel.run import config_from_checkpoint, train
     from cnnperf.parallel.trainer import TrainConfig
     from cnnperf.report.training import format_training
 
@@ -79,7 +104,8 @@ def _run(args, comm) -> int:
     for path in (args.json, args.checkpoint):
         if path:
             check_writable(path)
-    threads = args.threads or available_cores()
+    cores = len(os.sched_getaffinity(0))  # for now; the integrator moves this to hardware/topology.py
+    threads = args.threads or cores
     resume = load_checkpoint(args.resume) if args.resume else None
     if resume is not None:
         config = config_from_checkpoint(resume, spec, args.epochs, threads)
@@ -91,19 +117,23 @@ def _run(args, comm) -> int:
         if config.shuffle:
             raise CnnperfError("--shuffle is not supported under mpiexec yet; leave it out")
         check_same_options(comm, _signature(args, spec, config))
+    divergence = DivergenceRule(args.divergence_loss, args.divergence_blocks, args.divergence_growth,
+                                not args.no_divergence_check)
     data, load_seconds = _load(args)
     stop = threading.Event()
     quiet = args.quiet or (comm is not None and comm.rank != 0)
     with _progress_bar(quiet) as progress, _stop_on_sigint(stop):
         if comm is None:
             result, _ = train(spec, data, config, progress=progress, load_seconds=load_seconds,
-                              checkpoint=args.checkpoint, resume=resume, max_minutes=args.max_minutes, stop=stop)
+                              checkpoint=args.checkpoint, resume=resume, max_minutes=args.max_minutes, stop=stop,
+                              cores=cores, divergence=divergence)
         else:
             from cnnperf.parallel.distributed import train_distributed
             result, _ = train_distributed(comm, spec, data, config, args.sync_every, progress=progress,
                                           load_seconds=load_seconds, checkpoint=args.checkpoint, resume=resume,
                                           max_minutes=args.max_minutes, stop=stop,
-                                          lr_scaling=not args.no_lr_scaling)
+                                          lr_scaling=not args.no_lr_scaling, cores=cores,
+                                          divergence=divergence)
     if comm is not None and comm.rank != 0:
         return 130 if result.stopped == "interrupted" else 0
     print(format_training(result))

@@ -9,17 +9,19 @@ implicit barrier. With one thread the worker runs in the calling thread.
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from cnnperf.errors import DivergenceError
 from cnnperf.networks import NetworkSpec
+from cnnperf.parallel.divergence import BlockMonitor
 from cnnperf.parallel.pool import WorkerPool
-from cnnperf.parallel.results import EpochResult, PhaseResult
+from cnnperf.parallel.results import PhaseResult
 
 BLOCK_IMAGES = 256  # images per kernel call: progress and stop granularity, negligible overhead
 
@@ -61,13 +63,21 @@ def epoch_order(n_images: int, seed: int, epoch: int) -> np.ndarray:
 
 
 class Trainer:
-    """Owns the shared weights and the per-worker network instances of one run."""
+    """Owns the shared weights and the per-worker network instances of one run.
 
-    def __init__(self, spec: NetworkSpec, config: TrainConfig, weights: np.ndarray | None = None, engine=None):
-        if engine is None:
-            from cnnperf import engine  # lazy: loads or compiles the kernels
-        self.engine, self.spec, self.config = engine, spec, config
-        self.compile_seconds = self._warm_up()
+    `compiling`, if given, is a context-manager factory entered around loading (on a cold cache:
+    compiling) the kernels, e.g. to show a spinner; it is outside every timed region."""
+
+    def __init__(self, spec: NetworkSpec, config: TrainConfig, weights: np.ndarray | None = None, engine=None, *,
+                 compiling: Callable[[], AbstractContextManager] | None = None):
+        self.spec, self.config = spec, config
+        with compiling() if compiling is not None else contextlib.nullcontext():
+            t0 = time.perf_counter()
+            if engine is None:
+                from cnnperf import engine  # lazy: loads or compiles the kernels
+            self.engine = engine
+            self._warm_up()
+            self.compile_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         self.layout = engine.build_layout(spec)
         self.weights = engine.init_weights(self.layout, config.seed)  # aligned shared store
@@ -81,9 +91,8 @@ class Trainer:
         self._pool = WorkerPool(config.threads) if config.threads > 1 else None
         self._shuffled: np.ndarray | None = None
 
-    def _warm_up(self) -> float:
-        """Compile (or load from the cache) every kernel outside the timed region. Returns seconds."""
-        t0 = time.perf_counter()
+    def _warm_up(self) -> None:
+        """Compile (or load from the cache) every kernel outside the timed region."""
         eng = self.engine
         layout = eng.build_layout(self.spec)
         w, ws = eng.init_weights(layout, 0), eng.new_workspace(layout)
@@ -92,37 +101,44 @@ class Trainer:
         y = np.zeros(1, dtype=np.int64)
         eng.train_images(layout, w, ws, x, y, 0, 1, 0.0)
         eng.evaluate_images(layout, w, ws, x, y, 0, 1)
-        return time.perf_counter() - t0
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
 
-    def _worker(self, k, phase, images, labels, lo, hi, lr, tick) -> tuple[int, float, float]:
+    def _worker(self, k, phase, images, labels, lo, hi, lr, tick, monitor) -> tuple[int, int, float, float]:
         ws, eng, layout, weights = self.workspaces[k], self.engine, self.layout, self.weights
-        errors, loss, t0 = 0, 0.0, time.perf_counter()
+        cancelled = self._pool.cancelled if self._pool is not None else None
+        images_done, errors, loss, t0 = 0, 0, 0.0, time.perf_counter()
         for start in range(lo, hi, BLOCK_IMAGES):
+            if (cancelled is not None and cancelled.is_set()) or (monitor is not None and monitor.halted):
+                break
             stop = min(hi, start + BLOCK_IMAGES)
             if phase == "train":
                 e, l = eng.train_images(layout, weights, ws, images, labels, start, stop, lr)
             else:
                 e, l = eng.evaluate_images(layout, weights, ws, images, labels, start, stop)
-            errors, loss = errors + e, loss + l
+            images_done, errors, loss = images_done + stop - start, errors + e, loss + l
             tick(stop - start)
-        return errors, loss, time.perf_counter() - t0
+            if monitor is not None:
+                monitor.observe(k, stop - start, l)
+        return images_done, errors, loss, time.perf_counter() - t0
 
-    def run_phase(self, phase: str, images, labels, lr: float, tick=lambda n: None) -> PhaseResult:
+    def run_phase(self, phase: str, images, labels, lr: float, tick=lambda n: None,
+                  monitor: BlockMonitor | None = None) -> PhaseResult:
+        """One phase over `images` split into static chunks, one per worker. With a `monitor`, the
+        workers stop early once it has seen a diverged or non-finite block (`monitor.halted`)."""
         bounds = chunk_bounds(len(images), self.config.threads)
         t0 = time.perf_counter()
         if self._pool is None:
-            results = [self._worker(0, phase, images, labels, *bounds[0], lr, tick)]
+            results = [self._worker(0, phase, images, labels, *bounds[0], lr, tick, monitor)]
         else:
-            results = self._pool.run(lambda k: self._worker(k, phase, images, labels, *bounds[k], lr, tick))
+            results = self._pool.run(lambda k: self._worker(k, phase, images, labels, *bounds[k], lr, tick, monitor))
         seconds = time.perf_counter() - t0
-        return PhaseResult(seconds, len(images), sum(r[0] for r in results),
-                           float(sum(r[1] for r in results)), tuple(r[2] for r in results))
+        return PhaseResult(seconds, sum(r[0] for r in results), sum(r[1] for r in results),
+                           float(sum(r[2] for r in results)), tuple(r[3] for r in results))
 
-    def _training_set(self, data: Dataset, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    def training_set(self, data: Dataset, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """The training images in this epoch's order (per-epoch bookkeeping, counted in prep)."""
         if not self.config.shuffle:
             return data.train_images, data.train_labels
@@ -135,22 +151,8 @@ class Trainer:
         self.prep_seconds += time.perf_counter() - t0
         return self._shuffled, labels
 
-    def run_epoch(self, epoch: int, data: Dataset, progress: Progress | None = None,
-                  stop: threading.Event | None = None) -> EpochResult | None:
-        """Epoch `epoch` (1-based). Returns None if `stop` was set (the epoch is abandoned after a phase)."""
-        lr = self.config.lr_at(epoch)
-        train_x, train_y = self._training_set(data, epoch)
-        phases = {}
-        for phase, images, labels in (("train", train_x, train_y), ("validation", train_x, train_y),
-                                      ("test", data.test_images, data.test_labels)):
-            phases[phase] = result = self.run_phase(phase, images, labels, lr, _ticker(progress, phase, epoch, len(images)))
-            self.check_finite(epoch, phase, result)
-            if stop is not None and stop.is_set():
-                return None
-        return EpochResult(epoch, lr, phases["train"], phases["validation"], phases["test"])
-
     def check_finite(self, epoch: int, phase: str, result: PhaseResult) -> None:
-        """Divergence detection: a NaN/inf loss or weight raises DivergenceError naming the layer."""
+        """NaN/inf detection: a non-finite loss or weight raises DivergenceError naming the layer."""
         if phase == "train" or not np.isfinite(result.loss_sum):
             for s in self.spec.shapes:
                 if s.weights and not all(np.isfinite(a).all() for a in self.engine.layer_params(self.layout, self.weights, s.index)):
@@ -158,17 +160,3 @@ class Trainer:
         if not np.isfinite(result.loss_sum):
             out = self.spec.shapes[-1]
             raise DivergenceError(f"training diverged in epoch {epoch}, {phase} phase: non-finite loss at layer {out.index} (output)")
-
-
-def _ticker(progress: Progress | None, phase: str, epoch: int, total: int):
-    if progress is None:
-        return lambda n: None
-    done, lock = [0], threading.Lock()
-
-    def tick(n: int) -> None:
-        with lock:
-            done[0] += n
-            progress(phase, epoch, done[0], total)
-
-    progress(phase, epoch, 0, total)
-    return tick
