@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
+import time
 
 from cnnperf.commands._args import nonnegative_int, positive_float, positive_int, unit_interval
 
@@ -110,7 +112,7 @@ def _run(args, rank: int) -> int:
     stop = threading.Event()
     try:
         with stop_on_sigint(stop, on_first=_say_stopping):
-            result = run_training(request, progress=display.progress, stop=stop)
+            result = run_training(request, progress=display.progress, stop=stop, compiling=display.compiling)
     finally:
         display.close()
     code = 130 if result.stopped == "interrupted" else 0
@@ -127,8 +129,21 @@ def _say_stopping() -> None:
     print("\ninterrupt: stopping after the current phase (Ctrl-C again to abort)", file=sys.stderr, flush=True)
 
 
+class _Elapsed:
+    """Spinner text with the seconds since it was made."""
+
+    def __init__(self, text: str):
+        self.text, self.t0 = text, time.monotonic()
+
+    def __rich__(self) -> str:
+        return f"{self.text}: {time.monotonic() - self.t0:.0f} s"
+
+
 class _Display:
-    """stderr: a rich progress bar, one line per phase of the running epoch. Nothing with `quiet`."""
+    """stderr: a spinner while the kernels compile (only if that takes over a second), then a rich
+    progress bar, one line per phase of the running epoch. Nothing with `quiet`."""
+
+    SPINNER_AFTER_S = 1.0
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
@@ -138,6 +153,22 @@ class _Display:
     def _console(self):
         from rich.console import Console
         return Console(file=sys.stderr)
+
+    @contextlib.contextmanager
+    def compiling(self):
+        if self.quiet:
+            yield
+            return
+        status = self._console().status(_Elapsed("compiling kernels (first run only; later runs load them from the cache)"))
+        timer = threading.Timer(self.SPINNER_AFTER_S, status.start)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            timer.join()
+            status.stop()
 
     def progress(self, phase: str, epoch: int, done: int, total: int) -> None:
         if self.quiet:

@@ -1,0 +1,182 @@
+"""Reliability of `cnnperf train` through the CLI (issue 12): bad input and absurd sizes are refused
+with one line (exit 2), divergence stops with exit 3, Ctrl-C never hangs (exit 130), broken
+checkpoints are refused before use, the first-run compile shows a spinner outside the timed
+regions. Every refusal: the exit code, one line on stderr, no traceback, nothing left behind."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REAL = os.environ.get("CNNPERF_DATA")
+QUIET_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # no BLAS threads
+
+
+def env_of(extra=None) -> dict:
+    base = {k: v for k, v in os.environ.items() if k not in ("CNNPERF_DATA", "CNNPERF_MNIST_MIRRORS")}
+    return {**base, "CNNPERF_MNIST_MIRRORS": "http://127.0.0.1:9/", **QUIET_ENV, **(extra or {})}
+
+
+def cli(*argv, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "cnnperf", *argv], check=False, capture_output=True, text=True,
+                          timeout=timeout, env=env_of(env))
+
+
+def popen(*argv, env=None):
+    return subprocess.Popen([sys.executable, "-m", "cnnperf", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env_of(env))
+
+
+def refused(r, code=2) -> str:
+    """Exit `code`, exactly one line on stderr, no traceback; returns the line."""
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr and len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.fixture
+def out(tmp_path):
+    """An empty output directory; tests check that a refused run leaves it empty."""
+    d = tmp_path / "out"
+    d.mkdir()
+    return d
+
+
+def worker_threads_started(proc, timeout=300) -> None:
+    """Wait until the process runs more than 2 threads (main + the pool's workers; BLAS threads are off)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            if len(os.listdir(f"/proc/{proc.pid}/task")) >= 3:
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    raise AssertionError("the workers never started")
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc (Linux)")
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------------
+
+def test_one_sigint_keeps_finished_epochs_and_exits_130(out, make_mnist, tmp_path):
+    data = make_mnist(tmp_path / "mnist", n_train=600, n_test=100)
+    ck, js = out / "ck.npz", out / "run.json"
+    proc = popen("train", "--data", str(data), "--threads", "2", "--epochs", "100000", "--quiet",
+                 "--checkpoint", str(ck), "--json", str(js))
+    deadline = time.monotonic() + 300
+    while not ck.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)  # ends after the running phase: well within 30 s
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "stopping after the current phase" in lines[0] and "Traceback" not in err
+    doc = json.loads(js.read_text())
+    assert doc["stopped"] == "interrupted" and len(doc["epochs"]) >= 1
+    assert [e["epoch"] for e in doc["epochs"]] == list(range(1, len(doc["epochs"]) + 1))
+    assert tree(out) == {"ck.npz", "run.json"}  # no temp file left
+
+
+@needs_proc
+def test_second_sigint_ends_within_2_s(out, make_mnist, tmp_path):
+    """The training phase would take many seconds (large network, 20,000 images): the second
+    Ctrl-C must end the process at once, without waiting for the phase."""
+    data = make_mnist(tmp_path / "mnist", n_train=20000, n_test=100)
+    ck = out / "ck.npz"
+    proc = popen("train", "--net", "large", "--data", str(data), "--threads", "2", "--quiet", "--checkpoint", str(ck))
+    worker_threads_started(proc)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    ended = time.monotonic() - t0
+    assert proc.returncode == 130, err
+    assert ended < 2.0, f"ended {ended:.1f} s after the second Ctrl-C"
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "cnnperf train: interrupted"
+    assert tree(out) == set()  # epoch 1 never finished: no checkpoint, no temp file
+
+
+@needs_proc
+def test_sigint_during_validate_with_two_threads_ends(tmp_path, make_mnist):
+    data = make_mnist(tmp_path / "mnist", n_train=20000, n_test=100)
+    profile = tmp_path / "tiny.toml"
+    r = cli("calibrate", "--out", str(profile), "--nets", "small", "--threads", "1,2", "--quick", "--quiet")
+    assert r.returncode == 0, r.stderr
+    proc = popen("validate", "--profile", str(profile), "--nets", "small", "--threads", "2", "--images", "20000",
+                 "--test-images", "100", "--epochs", "200", "--repeat", "1", "--data", str(data),
+                 "--out", str(tmp_path / "val"), "--quiet")
+    worker_threads_started(proc)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)  # 200 epochs would take minutes; a hang never ends
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# --- first run: the kernel compile shows a spinner, outside the timed regions ----------------------
+
+def in_pty(argv: list[str], env: dict, timeout: float = 600) -> tuple[int, str]:
+    """Run argv with a terminal as stdout/stderr (rich animates only on a terminal); exit code and output."""
+    import pty
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execvpe(argv[0], argv, env)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode(errors="replace")
+
+
+SPINNER = "compiling kernels (first run only"
+SNIPPET = ("import sys, time\nfrom cnnperf.commands.train import _Display\n"
+           "with _Display(quiet=sys.argv[1] == 'quiet').compiling():\n    time.sleep(float(sys.argv[2]))\n")
+
+
+@pytest.mark.parametrize("mode,seconds,shown", [("loud", 2.0, True), ("loud", 0.1, False), ("quiet", 2.0, False)])
+def test_spinner_only_when_slow_and_not_quiet(mode, seconds, shown):
+    code, text = in_pty([sys.executable, "-c", SNIPPET, mode, str(seconds)], env_of())
+    assert code == 0, text
+    assert (SPINNER in text) == shown, text
+    if mode == "quiet":
+        assert text == ""
+
+
+def test_cold_compile_shows_the_spinner_outside_timed_regions(tmp_path, make_mnist):
+    data = make_mnist(tmp_path / "mnist", n_train=300, n_test=50)
+    js = tmp_path / "run.json"
+    code, text = in_pty([sys.executable, "-m", "cnnperf", "train", "--data", str(data), "--threads", "2",
+                         "--json", str(js)], env_of({"NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}))
+    assert code == 0, text
+    assert SPINNER in text and "Traceback" not in text
+    doc = json.loads(js.read_text())
+    assert doc["compile_seconds"] > 1.0  # a cold compile
+    assert doc["total_seconds"] < doc["compile_seconds"]  # prep + phases: the compile is not in them
