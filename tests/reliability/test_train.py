@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REAL = os.environ.get("CNNPERF_DATA")
@@ -180,3 +181,85 @@ def test_cold_compile_shows_the_spinner_outside_timed_regions(tmp_path, make_mni
     doc = json.loads(js.read_text())
     assert doc["compile_seconds"] > 1.0  # a cold compile
     assert doc["total_seconds"] < doc["compile_seconds"]  # prep + phases: the compile is not in them
+
+
+# --- checkpoints are validated before use ----------------------------------------------------------
+
+@pytest.fixture
+def checkpoint_run(tmp_path, make_mnist):
+    """Tiny data and a good checkpoint after one epoch, written by the CLI."""
+    data = make_mnist(tmp_path / "mnist", n_train=200, n_test=50)
+    good = tmp_path / "good.npz"
+    r = cli("train", "--data", str(data), "--threads", "1", "--quiet", "--checkpoint", str(good))
+    assert r.returncode == 0, r.stderr
+    return data, good
+
+
+def _rewrite(src: Path, dst: Path, meta_fn=None, weights_fn=None, drop=()) -> Path:
+    with np.load(src) as z:
+        weights, meta = np.array(z["weights"]), json.loads(str(z["meta"]))
+    if meta_fn is not None:
+        meta = meta_fn(meta)
+    if weights_fn is not None:
+        weights = weights_fn(weights)
+    arrays = {"weights": weights, "meta": np.array(json.dumps(meta))}
+    with open(dst, "wb") as f:
+        np.savez(f, **{k: v for k, v in arrays.items() if k not in drop})
+    return dst
+
+
+def _write(dst: Path, data: bytes) -> Path:
+    dst.write_bytes(data)
+    return dst
+
+
+def _set(path: tuple, value):
+    def fn(meta):
+        d = meta
+        for key in path[:-1]:
+            d = d[key]
+        d[path[-1]] = value
+        return meta
+    return fn
+
+
+def _drop(key: str):
+    def fn(meta):
+        del meta[key]
+        return meta
+    return fn
+
+
+BROKEN = {  # name -> (how to break a good checkpoint, a word the message must hold)
+    "empty": (lambda src, dst: _write(dst, b""), "empty (0 bytes)"),
+    "garbage": (lambda src, dst: _write(dst, b"PK\x03\x04 not really a zip" * 9), "not a readable"),
+    "truncated": (lambda src, dst: _write(dst, src.read_bytes()[:200]), "not a readable"),
+    "five-weights-missing": (lambda src, dst: _rewrite(src, dst, weights_fn=lambda w: w[:-5]), "needs"),
+    "no-weights": (lambda src, dst: _rewrite(src, dst, drop=("weights",)), "lacks weights"),
+    "meta-not-object": (lambda src, dst: _rewrite(src, dst, meta_fn=lambda m: [1, 2]), "not an object"),
+    "no-run": (lambda src, dst: _rewrite(src, dst, meta_fn=_drop("run")), "lacks 'run'"),
+    "epochs-done-text": (lambda src, dst: _rewrite(src, dst, meta_fn=_set(("epochs_done",), "1")), "'epochs_done'"),
+    "lr-text": (lambda src, dst: _rewrite(src, dst, meta_fn=_set(("run", "config", "lr"), "fast")), "'lr'"),
+    "epochs-not-a-list": (lambda src, dst: _rewrite(src, dst, meta_fn=_set(("run", "epochs"), 5)), "record"),
+    "epoch-record-broken": (lambda src, dst: _rewrite(src, dst, meta_fn=_set(("run", "epochs"), [{"epoch": 1}])),
+                            "epoch 1 is malformed"),
+    "nan-weights": (lambda src, dst: _rewrite(src, dst, weights_fn=lambda w: np.full_like(w, np.nan)), "NaN"),
+    "float64-weights": (lambda src, dst: _rewrite(src, dst, weights_fn=lambda w: w.astype(np.float64)), "float32"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_checkpoint_is_refused_before_use(case, checkpoint_run, out):
+    data, good = checkpoint_run
+    make, needle = BROKEN[case]
+    bad = make(good, out.parent / f"{case}.npz")
+    before = tree(out)
+    r = cli("train", "--data", str(data), "--threads", "1", "--quiet", "--epochs", "3", "--resume", str(bad),
+            "--json", str(out / "r.json"), "--checkpoint", str(out / "new.npz"))
+    line = refused(r)
+    assert needle in line, line
+    if case == "five-weights-missing":  # found when the network's weight store exists
+        assert "resume from a checkpoint written for this network" in line
+    else:
+        assert bad.name in line and "--checkpoint" in line
+    assert tree(out) == before == set()

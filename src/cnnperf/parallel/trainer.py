@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnperf.errors import DivergenceError
+from cnnperf.errors import CnnperfError, DivergenceError
 from cnnperf.networks import NetworkSpec
 from cnnperf.parallel.divergence import BlockMonitor
 from cnnperf.parallel.pool import WorkerPool
@@ -83,7 +83,8 @@ class Trainer:
         self.weights = engine.init_weights(self.layout, config.seed)  # aligned shared store
         if weights is not None:
             if weights.shape != self.weights.shape:
-                raise ValueError(f"weights of shape {weights.shape} do not fit {spec.notation()} {self.weights.shape}")
+                raise CnnperfError(f"the given weights hold {weights.size:,} values but network {spec.notation()} "
+                                   f"needs {self.weights.size:,}; resume from a checkpoint written for this network")
             self.weights[:] = weights
         self.workspaces = [engine.new_workspace(self.layout, worker=(k, config.threads))  # sequential
                            for k in range(config.threads)]
