@@ -263,3 +263,98 @@ def test_broken_checkpoint_is_refused_before_use(case, checkpoint_run, out):
     else:
         assert bad.name in line and "--checkpoint" in line
     assert tree(out) == before == set()
+
+
+# --- absurd sizes: refused before allocating, saying what the run needs and what the machine has ----
+
+def _memory_case(case: str) -> list[str]:
+    """CLI options of a run that needs more memory than this machine has available (estimated with the
+    library; the one case that may fit on a big machine gets threads until it does not)."""
+    from cnnperf.data.mnist import load_bytes
+    from cnnperf.networks import resolve_network
+    from cnnperf.parallel.memory import available_bytes, estimate_memory
+
+    have = available_bytes()
+    if have is None:
+        pytest.skip("MemAvailable unknown (not Linux)")
+    net, threads = (("small", 100_000) if case == "threads-100000" else (case, 2))
+    e = estimate_memory(resolve_network(net), threads, load_bytes())
+    if e.total_bytes <= have:
+        if case == "threads-100000":
+            pytest.skip(f"100,000 workers fit in {have:,} bytes here")
+        threads = have // e.workspace_bytes + 1
+    return ["--net", net, "--threads", str(threads)]
+
+
+@pytest.mark.parametrize("case", ["29x29-100000C4-10N", "99999x99999-10N", "29x29-99999999999999999999C4-10N",
+                                  "threads-100000"])
+def test_run_too_big_for_memory_is_refused(case, tiny_mnist, out):
+    r = cli("train", *_memory_case(case), "--data", str(tiny_mnist), "--quiet", "--json", str(out / "r.json"),
+            "--checkpoint", str(out / "ck.npz"), timeout=120)
+    line = refused(r)
+    assert "this run needs about" in line and "available" in line and "fewer --threads" in line, line
+    assert "MemoryError" not in r.stderr and "Overflow" not in r.stderr
+    assert tree(out) == set()
+
+
+@pytest.mark.parametrize("net,shape", [("5x5-10N", "1x5x5"), ("2x29x29-10N", "2x29x29")])
+def test_network_input_must_match_mnist(net, shape, tiny_mnist, out):
+    r = cli("train", "--net", net, "--data", str(tiny_mnist), "--quiet", "--json", str(out / "r.json"))
+    line = refused(r)
+    assert f"input layer {shape}" in line and "1x29x29" in line
+    assert tree(out) == set()
+
+
+# --- divergence -----------------------------------------------------------------------------------
+
+def _data_for_learning(make_mnist, tmp_path) -> tuple[Path, list[str]]:
+    if REAL:
+        return Path(REAL), ["--train-images", "10000", "--test-images", "2000"]
+    return make_mnist(tmp_path / "mnist", n_train=1000, n_test=200), []
+
+
+def test_diverging_run_exits_3_naming_the_rule(make_mnist, tmp_path, out):
+    data, subset = _data_for_learning(make_mnist, tmp_path)
+    r = cli("train", "--data", str(data), *subset, "--lr", "50", "--threads", "2", "--epochs", "3", "--quiet",
+            "--json", str(out / "r.json"))
+    line = refused(r, code=3)
+    assert "training diverged in epoch" in line and "rule:" in line and "chance is 2.30" in line
+    assert tree(out) == set()
+
+
+def test_healthy_run_is_not_stopped(make_mnist, tmp_path, out):
+    data, subset = _data_for_learning(make_mnist, tmp_path)
+    lr = "0.003" if REAL else "0.05"  # the learning tests' rate on MNIST; the tiny bars need more
+    r = cli("train", "--data", str(data), *subset, "--lr", lr, "--threads", "2", "--epochs", "2", "--quiet",
+            "--json", str(out / "r.json"))
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    doc = json.loads((out / "r.json").read_text())
+    assert doc["stopped"] == "completed" and doc["epochs"][-1]["test"]["error_rate"] < 0.2
+
+
+# --- option values --------------------------------------------------------------------------------
+
+def test_huge_learning_rate_is_refused_without_a_numpy_warning(tiny_mnist, out):
+    r = cli("train", "--data", str(tiny_mnist), "--lr", "1e300", "--quiet", "--json", str(out / "r.json"))
+    line = refused(r)
+    assert "float32 range" in line and "--lr" in line and "Warning" not in r.stderr
+    assert tree(out) == set()
+
+
+def test_large_finite_learning_rate_diverges_without_a_numpy_warning(tiny_mnist, out):
+    r = cli("train", "--data", str(tiny_mnist), "--lr", "1e38", "--quiet", "--json", str(out / "r.json"))
+    line = refused(r, code=3)
+    assert "non-finite weights" in line and "Warning" not in r.stderr
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--threads", "-1"], "'-1' must be a positive integer"),
+    (["--threads", "1e3"], "'1e3' is not an integer"),
+    (["--divergence-loss", "1"], "must be a factor > 1"),
+    (["--divergence-blocks", "0"], "'0' must be a positive integer"),
+])
+def test_bad_option_values(argv, needle, tiny_mnist, out):
+    r = cli("train", "--data", str(tiny_mnist), *argv, "--quiet", "--json", str(out / "r.json"))
+    line = refused(r)
+    assert needle in line and "''" not in line
+    assert tree(out) == set()

@@ -11,9 +11,9 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -33,6 +33,9 @@ MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 TIMEOUT_S = 15
+MNIST_COUNTS = {"train": 60000, "t10k": 10000}
+PADDED_SIZE = 29  # images are padded from 28x28 to 29x29
+PADDED = PADDED_SIZE * PADDED_SIZE
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total or 0)
 
 
@@ -141,7 +144,7 @@ def _check_images(raw: np.ndarray, name: str) -> np.ndarray:
 def pad_and_scale(raw: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
     """28x28 uint8 -> 29x29 float32: background row/column at bottom/right, 0..255 -> pixel_range."""
     lo, hi = pixel_range
-    out = np.full((len(raw), 29, 29), lo, dtype=np.float32)
+    out = np.full((len(raw), PADDED_SIZE, PADDED_SIZE), lo, dtype=np.float32)
     out[:, :28, :28] = raw * np.float32((hi - lo) / 255.0) + np.float32(lo)
     return out
 
@@ -172,6 +175,17 @@ def _pair(directory: Path, stem: str, n: int | None, what: str, pixel_range) -> 
                            "use matching files")
     n = _count(str(img_path), n, len(images_all), what)
     return pad_and_scale(images_all[:n], pixel_range), labels_all[:n]
+
+
+def load_bytes(n_train: int | None = None, n_test: int | None = None, *, shuffle: bool = False) -> int:
+    """Memory `load_mnist` needs (about): the float32 29x29 images and int64 labels it returns, plus
+    its peak while decoding the larger file (gzip and raw bytes, one float32 28x28 temporary);
+    `shuffle` adds the trainer's reordered copy of the training images."""
+    n_tr = MNIST_COUNTS["train"] if n_train is None else n_train
+    n_te = MNIST_COUNTS["t10k"] if n_test is None else n_test
+    kept = (n_tr + n_te) * (4 * PADDED + 8)
+    decoding = 2 * MNIST_COUNTS["train"] * 28 * 28 + 4 * 28 * 28 * max(n_tr, n_te)
+    return kept + decoding + (4 * PADDED * n_tr if shuffle else 0)
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, n_train: int | None = None, n_test: int | None = None, *,

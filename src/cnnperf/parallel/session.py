@@ -113,6 +113,7 @@ def run_training(request: TrainRequest, *, progress: Progress | None = None, sto
     from cnnperf.fileio import check_writable
     from cnnperf.parallel.checkpoint import load_checkpoint
     from cnnperf.parallel.distributed import check_same_options, mpi_world
+    from cnnperf.parallel.memory import check_memory, estimate_memory
     from cnnperf.parallel.run import config_from_checkpoint
 
     comm = mpi_world()
@@ -128,9 +129,13 @@ def run_training(request: TrainRequest, *, progress: Progress | None = None, sto
     step = config.lr * (ranks if request.lr_scaling else 1)
     _check(step <= FLOAT32_MAX, f"the learning rate of each rank ({ranks} x {config.lr:g}) is beyond the float32 "
                                 "range of the weights; use a smaller --lr")
+    local_ranks = 1
     if comm is not None:
         _check(not config.shuffle, "--shuffle is not supported under mpiexec yet; leave it out")
         check_same_options(comm, request.signature(config))
+        local_ranks = _ranks_on_this_node(comm)
+    check_memory(estimate_memory(request.spec, config.threads, _data_bytes(request, config), local_ranks))
+    _check_input(request.spec)
     data, load_seconds = load_data(request.data_dir, request.train_images, request.test_images)
     common = {"progress": progress, "load_seconds": load_seconds, "checkpoint": request.checkpoint, "resume": resume,
               "max_minutes": request.max_minutes, "stop": stop, "cores": request.cores,
@@ -151,3 +156,25 @@ def load_data(data_dir, n_train: int | None, n_test: int | None) -> tuple[Datase
     t0 = time.perf_counter()
     m = load_mnist(data_dir, n_train, n_test)
     return Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels), time.perf_counter() - t0
+
+
+def _data_bytes(request: TrainRequest, config: TrainConfig) -> int:
+    from cnnperf.data.mnist import load_bytes
+    return load_bytes(request.train_images, request.test_images, shuffle=config.shuffle)  # every rank loads all
+
+
+def _check_input(spec: NetworkSpec) -> None:
+    from cnnperf.data.mnist import PADDED_SIZE
+    first = spec.shapes[0]
+    _check((first.maps, first.size) == (1, PADDED_SIZE),
+           f"network {spec.name} has the input layer {first.maps}x{first.size}x{first.size} but MNIST images are "
+           f"1x{PADDED_SIZE}x{PADDED_SIZE} (28x28 padded); use a network with a {PADDED_SIZE}x{PADDED_SIZE} input")
+
+
+def _ranks_on_this_node(comm) -> int:
+    from mpi4py import MPI
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        return node.size
+    finally:
+        node.Free()

@@ -20,7 +20,8 @@ import numpy as np
 from cnnperf.errors import CnnperfError, DivergenceError
 from cnnperf.networks import NetworkSpec
 from cnnperf.parallel.divergence import BlockMonitor
-from cnnperf.parallel.pool import WorkerPool
+from cnnperf.parallel.memory import MemoryEstimate, check_memory, estimate_memory
+from cnnperf.parallel.pool import WORKER_STACK_BYTES, WorkerPool
 from cnnperf.parallel.results import PhaseResult
 
 BLOCK_IMAGES = 256  # images per kernel call: progress and stop granularity, negligible overhead
@@ -71,13 +72,16 @@ class Trainer:
     def __init__(self, spec: NetworkSpec, config: TrainConfig, weights: np.ndarray | None = None, engine=None, *,
                  compiling: Callable[[], AbstractContextManager] | None = None):
         self.spec, self.config = spec, config
+        check_memory(estimate_memory(spec, config.threads, 0))  # from the spec's integers, before any array
         with compiling() if compiling is not None else contextlib.nullcontext():
             t0 = time.perf_counter()
             if engine is None:
                 from cnnperf import engine  # lazy: loads or compiles the kernels
             self.engine = engine
-            self._warm_up()
+            sizes = self._warm_up()
             self.compile_seconds = time.perf_counter() - t0
+        check_memory(MemoryEstimate(sizes[0], sizes[1] + (WORKER_STACK_BYTES if config.threads > 1 else 0),
+                                    config.threads, 0))  # the engine's real sizes
         t0 = time.perf_counter()
         self.layout = engine.build_layout(spec)
         self.weights = engine.init_weights(self.layout, config.seed)  # aligned shared store
@@ -91,9 +95,12 @@ class Trainer:
         self.prep_seconds = time.perf_counter() - t0  # grows by the per-epoch bookkeeping
         self._pool = WorkerPool(config.threads) if config.threads > 1 else None
         self._shuffled: np.ndarray | None = None
+        s = spec.shapes[0]
+        self.input_shape = (s.size, s.size) if s.maps == 1 else (s.maps, s.size, s.size)
 
-    def _warm_up(self) -> None:
-        """Compile (or load from the cache) every kernel outside the timed region."""
+    def _warm_up(self) -> tuple[int, int]:
+        """Compile (or load from the cache) every kernel outside the timed region. Returns the bytes
+        of the shared weights and of one network instance."""
         eng = self.engine
         layout = eng.build_layout(self.spec)
         w, ws = eng.init_weights(layout, 0), eng.new_workspace(layout)
@@ -102,6 +109,7 @@ class Trainer:
         y = np.zeros(1, dtype=np.int64)
         eng.train_images(layout, w, ws, x, y, 0, 1, 0.0)
         eng.evaluate_images(layout, w, ws, x, y, 0, 1)
+        return _nbytes(w), _nbytes(ws)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -129,6 +137,10 @@ class Trainer:
                   monitor: BlockMonitor | None = None) -> PhaseResult:
         """One phase over `images` split into static chunks, one per worker. With a `monitor`, the
         workers stop early once it has seen a diverged or non-finite block (`monitor.halted`)."""
+        if tuple(images.shape[1:]) != self.input_shape:
+            given = "x".join(map(str, (1, *images.shape[1:]) if images.ndim == 3 else images.shape[1:]))
+            raise CnnperfError(f"the images are {given} but network {self.spec.name} has the input layer "
+                               f"{self.spec.notation().split('-')[0]}; use a network whose input is {given}")
         bounds = chunk_bounds(len(images), self.config.threads)
         t0 = time.perf_counter()
         if self._pool is None:
@@ -161,3 +173,14 @@ class Trainer:
         if not np.isfinite(result.loss_sum):
             out = self.spec.shapes[-1]
             raise DivergenceError(f"training diverged in epoch {epoch}, {phase} phase: non-finite loss at layer {out.index} (output)")
+
+
+def _nbytes(obj) -> int:
+    """Bytes of the arrays held by an engine object (a workspace dataclass, a dict, an array)."""
+    if isinstance(obj, np.ndarray):
+        return int(obj.base.nbytes if isinstance(obj.base, np.ndarray) else obj.nbytes)
+    if isinstance(obj, dict):
+        return sum(_nbytes(v) for v in obj.values())
+    fields = getattr(obj, "__dataclass_fields__", None)
+    names = list(fields) if fields is not None else list(vars(obj)) if hasattr(obj, "__dict__") else []
+    return sum(_nbytes(getattr(obj, name)) for name in names)
