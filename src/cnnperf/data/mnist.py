@@ -6,8 +6,8 @@ and right and scaled linearly from 0..255 to `pixel_range` (NOTES.md).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnperf.data.idx import parse_idx, read_bytes
+from cnnperf.data.idx import gunzip, parse_idx, read_bytes
 from cnnperf.errors import CnnperfError
 from cnnperf.fileio import atomic_write_bytes
 
@@ -107,32 +107,44 @@ def _fetch(url: str, name: str, progress: Progress | None) -> bytes:
 
 def download_mnist(target: Path, *, mirrors: tuple[str, ...] | None = None, sha256: dict[str, str] | None = None,
                    progress: Progress | None = None) -> None:
-    """Download each missing file, verify the SHA-256 of its uncompressed content, write it atomically."""
+    """Download each missing file, verify the SHA-256 of its uncompressed content, write it atomically.
+    `target` (and its parents) are created only once a verified file is ready: a failed download
+    leaves no empty directory behind."""
     sha256 = sha256 or MNIST_FILES
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CnnperfError(missing_message(f"cannot create {target}: {exc.strerror}")) from None
+    _check_creatable(target)
     for name, expected in sha256.items():
-        if file_in(target, name):
+        if target.is_dir() and file_in(target, name):
             continue
         errors = []
         for base in _mirror_list(mirrors):
             url = base.rstrip("/") + f"/{name}.gz"
             try:
                 blob = _fetch(url, name, progress)
-                content = gzip.decompress(blob)
-            except (urllib.error.URLError, OSError, EOFError, ValueError) as exc:
+                content = gunzip(blob)
+            except (urllib.error.URLError, http.client.HTTPException, OSError, EOFError, ValueError) as exc:
                 errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
                 continue
             digest = hashlib.sha256(content).hexdigest()
             if digest != expected:
                 errors.append(f"{url}: SHA-256 mismatch (got {digest[:12]}..., expected {expected[:12]}...)")
                 continue
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CnnperfError(missing_message(f"cannot create {target}: {exc.strerror}")) from None
             atomic_write_bytes(target / f"{name}.gz", blob)
             break
         else:
             raise CnnperfError(missing_message(f"download of {name}.gz failed: {'; '.join(errors) or 'no mirrors'}"))
+
+
+def _check_creatable(target: Path) -> None:
+    """Fail before downloading if `target` is not a directory or could not be created."""
+    if target.exists() and not target.is_dir():
+        raise CnnperfError(missing_message(f"{target} is not a directory"))
+    existing = next(d for d in (target, *target.parents) if d.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise CnnperfError(missing_message(f"cannot create files in {existing}: not a writable directory"))
 
 
 def _check_images(raw: np.ndarray, name: str) -> np.ndarray:
