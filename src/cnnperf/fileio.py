@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -26,14 +27,39 @@ def check_writable(path: str | os.PathLike) -> Path:
     return p
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux reports it (/proc/self/status)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting it, then restore it at once
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(p: Path) -> int:
+    """Mode of the written file: an existing file keeps its mode, a new one gets 0o666 & ~umask
+    (what open() would give; mkstemp's temp files are 0o600)."""
+    try:
+        return stat.S_IMODE(p.stat().st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` to `path` atomically (temp file in the same directory, fsync, rename)."""
     p = check_writable(path)
+    mode = _final_mode(p)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            if hasattr(os, "fchmod"):  # POSIX
+                os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:

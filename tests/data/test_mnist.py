@@ -126,7 +126,7 @@ def test_sha_mismatch_leaves_nothing(server, tmp_path):
         mnist.find_mnist(None, mirrors=(url,), sha256=wrong)
     assert "SHA-256 mismatch" in str(exc.value) and "\n" not in str(exc.value)
     assert not (tmp_path / "cache" / f"{NAMES[0]}.gz").exists()
-    assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".") or "tmp" in p.name]
+    assert not (tmp_path / "cache").exists()  # nothing verified: not even the directory is created
 
 
 REAL = os.environ.get("CNNPERF_DATA_REAL") or os.environ.get("CNNPERF_DATA")

@@ -19,7 +19,7 @@ def _mpiexec_or_skip():
         exe = find_mpiexec()
     except CnnperfError as exc:
         pytest.skip(f"mpiexec cannot start: {exc}")
-    probe = subprocess.run([exe, "-n", "1", sys.executable, "-c", "import mpi4py.MPI"], capture_output=True,
+    probe = subprocess.run([exe, "-n", "1", sys.executable, "-c", "import mpi4py.MPI"], check=False, capture_output=True,
                            text=True, timeout=120, env=mpi_env())
     if probe.returncode != 0:
         pytest.skip(f"mpiexec cannot start here: {probe.stderr.strip().splitlines()[-1:]} (install cnnperf[mpi])")
@@ -29,7 +29,7 @@ def _mpiexec_or_skip():
 def mpirun(n_or_args, *argv, timeout=300):
     exe, env = _mpiexec_or_skip()
     head = [exe, "-n", str(n_or_args), "--bind-to", "none"] if isinstance(n_or_args, int) else [exe, *n_or_args]
-    return subprocess.run([*head, *argv], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([*head, *argv], check=False, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 PY = [sys.executable, "-m", "cnnperf", "train"]
@@ -53,7 +53,7 @@ def test_two_ranks_train_one_model(tiny_mnist, tmp_path):
 
 def test_single_process_without_mpiexec_is_unchanged(tiny_mnist, tmp_path):
     out = tmp_path / "s.json"
-    r = subprocess.run([*PY, "--data", str(tiny_mnist), "--threads", "1", "--json", str(out), "--quiet"],
+    r = subprocess.run([*PY, "--data", str(tiny_mnist), "--threads", "1", "--json", str(out), "--quiet"], check=False,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and json.loads(out.read_text())["ranks"] == 1
     assert "mpi4py" not in r.stderr
@@ -76,6 +76,14 @@ def test_failing_rank_brings_the_job_down(tiny_mnist, tmp_path):
     assert r.returncode != 0
     ours = [line for line in r.stderr.splitlines() if line.startswith("cnnperf train: error")]
     assert len(ours) == 1 and "rank 1 of 2" in ours[0] and "MNIST not found" in ours[0]
+
+
+def test_divergence_is_decided_by_all_ranks(tiny_mnist):
+    r = mpirun(2, *PY, "--data", str(tiny_mnist), "--threads", "1", "--lr", "50", "--epochs", "5", "--quiet",
+               "--sync-every", "50")
+    assert r.returncode == 3, r.stderr
+    ours = [line for line in r.stderr.splitlines() if line.startswith("cnnperf train: error")]
+    assert len(ours) == 1 and "diverged" in ours[0] and "rule:" in ours[0] and "Traceback" not in r.stderr
 
 
 def test_comm_model_hand_values():

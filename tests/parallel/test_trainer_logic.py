@@ -69,7 +69,7 @@ def test_resume_continues_exactly(tmp_path):
     spec, data = preset("small"), dataset()
     full, w_full = train(spec, data, TrainConfig(epochs=4, lr=0.1, lr_decay=0.9, seed=3), engine=FakeEngine())
     ck = tmp_path / "run.ckpt"
-    part, _ = train(spec, data, TrainConfig(epochs=2, lr=0.1, lr_decay=0.9, seed=3), checkpoint=ck, engine=FakeEngine())
+    train(spec, data, TrainConfig(epochs=2, lr=0.1, lr_decay=0.9, seed=3), checkpoint=ck, engine=FakeEngine())
     saved = load_checkpoint(ck)
     assert saved.epochs_done == 2
     config = config_from_checkpoint(saved, spec, epochs=4, threads=1)

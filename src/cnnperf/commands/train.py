@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import signal
+import os
 import sys
 import threading
 import time
 
 from cnnperf.commands._args import nonnegative_int, positive_float, positive_int, unit_interval
-from cnnperf.errors import CnnperfError
+
+
+def above_one(text: str) -> float:
+    """A finite factor > 1 (the divergence thresholds)."""
+    value = positive_float(text)
+    if value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a factor > 1")
+    return value
 
 
 def register(sub) -> None:
@@ -42,6 +50,16 @@ def register(sub) -> None:
     p.add_argument("--no-lr-scaling", action="store_true",
                    help="under mpiexec: step with --lr on every rank (default: R x --lr, the linear scaling rule "
                         "for averaging R models)")
+    p.add_argument("--divergence-loss", type=above_one, default=10.0, metavar="F",
+                   help="stop (exit 3) when a training block's mean loss exceeds F x chance (ln classes) for "
+                        "--divergence-blocks blocks in a row (default: 10)")
+    p.add_argument("--divergence-blocks", type=positive_int, default=3, metavar="B",
+                   help="consecutive blocks of one worker for --divergence-loss (default: 3)")
+    p.add_argument("--divergence-growth", type=above_one, default=10.0, metavar="G",
+                   help="stop (exit 3) when an epoch's mean training loss is above chance and G x the previous "
+                        "epoch's (default: 10)")
+    p.add_argument("--no-divergence-check", action="store_true",
+                   help="check only for NaN/inf, not the two rules above")
     p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON to PATH")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -52,124 +70,119 @@ def run(args) -> int:
 
     comm = mpi_world()
     if comm is None:
-        return _run(args, None)
+        return _run(args, 0)
     try:
-        return _run(args, comm)
+        return _run(args, comm.rank)
     except (Exception, KeyboardInterrupt) as exc:  # one line from the failing rank, then the job ends
+        if getattr(exc, "all_ranks", False):  # every rank stops here: rank 0 reports, all exit with its code
+            if comm.rank == 0:
+                raise
+            return exc.exit_code
         abort_on_error(comm, exc, "train")
         raise
 
 
-def _signature(args, spec, config) -> dict:
-    return {"net": spec.notation(), "activation": spec.activation, "epochs": config.epochs, "lr": config.lr,
-            "lr_decay": config.lr_decay, "seed": config.seed, "threads": config.threads, "shuffle": config.shuffle,
-            "train_images": args.train_images, "test_images": args.test_images, "sync_every": args.sync_every,
-            "resume": bool(args.resume), "lr_scaling": not args.no_lr_scaling}
-
-
-def _run(args, comm) -> int:
-    from cnnperf.fileio import atomic_write_json, check_writable
+def request_from(args, cores: int):
+    """The library request of the parsed arguments."""
     from cnnperf.networks import resolve_network
-    from cnnperf.parallel.checkpoint import load_checkpoint
-    from cnnperf.parallel.run import available_cores, config_from_checkpoint, train
-    from cnnperf.parallel.trainer import TrainConfig
+    from cnnperf.parallel.divergence import DivergenceRule
+    from cnnperf.parallel.session import TrainRequest
+
+    return TrainRequest(
+        spec=resolve_network(args.net, args.activation), threads=args.threads or cores, cores=cores,
+        epochs=args.epochs, train_images=args.train_images, test_images=args.test_images, data_dir=args.data,
+        seed=args.seed, lr=args.lr, lr_decay=args.lr_decay, shuffle=args.shuffle, checkpoint=args.checkpoint,
+        resume=args.resume, max_minutes=args.max_minutes, sync_every=args.sync_every,
+        lr_scaling=not args.no_lr_scaling,
+        divergence=DivergenceRule(args.divergence_loss, args.divergence_blocks, args.divergence_growth,
+                                  not args.no_divergence_check))
+
+
+def _run(args, rank: int) -> int:
+    from cnnperf.fileio import atomic_write_json, check_writable
+    from cnnperf.parallel.session import run_training
+    from cnnperf.parallel.signals import stop_on_sigint
     from cnnperf.report.training import format_training
 
-    spec = resolve_network(args.net, args.activation)
-    for path in (args.json, args.checkpoint):
-        if path:
-            check_writable(path)
-    threads = args.threads or available_cores()
-    resume = load_checkpoint(args.resume) if args.resume else None
-    if resume is not None:
-        config = config_from_checkpoint(resume, spec, args.epochs, threads)
-    else:
-        config = TrainConfig(epochs=args.epochs, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed,
-                             threads=threads, shuffle=args.shuffle)
-    if comm is not None:
-        from cnnperf.parallel.distributed import check_same_options
-        if config.shuffle:
-            raise CnnperfError("--shuffle is not supported under mpiexec yet; leave it out")
-        check_same_options(comm, _signature(args, spec, config))
-    data, load_seconds = _load(args)
+    cores = len(os.sched_getaffinity(0))  # for now; the integrator moves this to hardware/topology.py
+    request = request_from(args, cores)
+    if args.json:
+        check_writable(args.json)
+    display = _Display(quiet=args.quiet or rank != 0)
     stop = threading.Event()
-    quiet = args.quiet or (comm is not None and comm.rank != 0)
-    with _progress_bar(quiet) as progress, _stop_on_sigint(stop):
-        if comm is None:
-            result, _ = train(spec, data, config, progress=progress, load_seconds=load_seconds,
-                              checkpoint=args.checkpoint, resume=resume, max_minutes=args.max_minutes, stop=stop)
-        else:
-            from cnnperf.parallel.distributed import train_distributed
-            result, _ = train_distributed(comm, spec, data, config, args.sync_every, progress=progress,
-                                          load_seconds=load_seconds, checkpoint=args.checkpoint, resume=resume,
-                                          max_minutes=args.max_minutes, stop=stop,
-                                          lr_scaling=not args.no_lr_scaling)
-    if comm is not None and comm.rank != 0:
-        return 130 if result.stopped == "interrupted" else 0
+    try:
+        with stop_on_sigint(stop, on_first=_say_stopping):
+            result = run_training(request, progress=display.progress, stop=stop, compiling=display.compiling)
+    finally:
+        display.close()
+    code = 130 if result.stopped == "interrupted" else 0
+    if rank != 0:
+        return code
     print(format_training(result))
     if args.json:
         atomic_write_json(args.json, result.to_json())
         print(f"wrote {args.json}")
-    return 130 if result.stopped == "interrupted" else 0
+    return code
 
 
-@contextlib.contextmanager
-def _stop_on_sigint(stop):
-    """First Ctrl-C: finish the running phase, then stop; a second one aborts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        print("\ninterrupt: stopping after the current phase (Ctrl-C again to abort)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _say_stopping() -> None:
+    print("\ninterrupt: stopping after the current phase (Ctrl-C again to abort)", file=sys.stderr, flush=True)
 
 
-def _load(args):
-    from cnnperf.data.mnist import load_mnist
-    from cnnperf.parallel.trainer import Dataset
+class _Elapsed:
+    """Spinner text with the seconds since it was made."""
 
-    t0 = time.perf_counter()
-    m = load_mnist(args.data, args.train_images, args.test_images)
-    data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
-    return data, time.perf_counter() - t0
+    def __init__(self, text: str):
+        self.text, self.t0 = text, time.monotonic()
+
+    def __rich__(self) -> str:
+        return f"{self.text}: {time.monotonic() - self.t0:.0f} s"
 
 
-class _progress_bar:
-    """A rich progress bar on stderr: one line per phase of the running epoch."""
+class _Display:
+    """stderr: a spinner while the kernels compile (only if that takes over a second), then a rich
+    progress bar, one line per phase of the running epoch. Nothing with `quiet`."""
+
+    SPINNER_AFTER_S = 1.0
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
-
-    def __enter__(self):
-        if self.quiet:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(TextColumn("epoch {task.fields[epoch]} {task.description:>10}"), BarColumn(),
-                             MofNCompleteColumn(), TimeElapsedColumn(), console=Console(file=sys.stderr),
-                             transient=True)
-        self._bar.start()
+        self._bar = None
         self._tasks: dict = {}
 
-        def progress(phase: str, epoch: int, done: int, total: int) -> None:
-            key = (epoch, phase)
-            if key not in self._tasks:
-                self._tasks[key] = self._bar.add_task(phase, total=total, epoch=epoch)
-            self._bar.update(self._tasks[key], completed=done)
+    def _console(self):
+        from rich.console import Console
+        return Console(file=sys.stderr)
 
-        return progress
+    @contextlib.contextmanager
+    def compiling(self):
+        if self.quiet:
+            yield
+            return
+        status = self._console().status(_Elapsed("compiling kernels (first run only; later runs load them from the cache)"))
+        timer = threading.Timer(self.SPINNER_AFTER_S, status.start)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            timer.join()
+            status.stop()
 
-    def __exit__(self, *exc):
-        if not self.quiet:
+    def progress(self, phase: str, epoch: int, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            self._bar = Progress(TextColumn("epoch {task.fields[epoch]} {task.description:>10}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=self._console(), transient=True)
+            self._bar.start()
+        key = (epoch, phase)
+        if key not in self._tasks:
+            self._tasks[key] = self._bar.add_task(phase, total=total, epoch=epoch)
+        self._bar.update(self._tasks[key], completed=done)
+
+    def close(self) -> None:
+        if self._bar is not None:
             self._bar.stop()
-        return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,19 @@ def read_bytes(path: str | Path) -> bytes:
         raise CnnperfError(f"cannot read IDX file {p}: {exc.strerror}") from None
     if raw[:2] == GZIP_MAGIC:
         try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+            return gunzip(raw)
+        except ValueError as exc:
             raise CnnperfError(f"{p} is a damaged gzip file ({exc}); replace it with a good copy") from None
     return raw
+
+
+def gunzip(blob: bytes) -> bytes:
+    """gzip.decompress with every kind of damage (bad header, bad deflate data, truncation, CRC)
+    raised as ValueError with a one-line reason."""
+    try:
+        return gzip.decompress(blob)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(" ".join(str(exc).split()) or type(exc).__name__) from None
 
 
 def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:

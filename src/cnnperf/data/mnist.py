@@ -6,18 +6,18 @@ and right and scaled linearly from 0..255 to `pixel_range` (NOTES.md).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from cnnperf.data.idx import parse_idx, read_bytes
+from cnnperf.data.idx import gunzip, parse_idx, read_bytes
 from cnnperf.errors import CnnperfError
 from cnnperf.fileio import atomic_write_bytes
 
@@ -33,6 +33,9 @@ MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 TIMEOUT_S = 15
+MNIST_COUNTS = {"train": 60000, "t10k": 10000}
+PADDED_SIZE = 29  # images are padded from 28x28 to 29x29
+PADDED = PADDED_SIZE * PADDED_SIZE
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total or 0)
 
 
@@ -104,32 +107,44 @@ def _fetch(url: str, name: str, progress: Progress | None) -> bytes:
 
 def download_mnist(target: Path, *, mirrors: tuple[str, ...] | None = None, sha256: dict[str, str] | None = None,
                    progress: Progress | None = None) -> None:
-    """Download each missing file, verify the SHA-256 of its uncompressed content, write it atomically."""
+    """Download each missing file, verify the SHA-256 of its uncompressed content, write it atomically.
+    `target` (and its parents) are created only once a verified file is ready: a failed download
+    leaves no empty directory behind."""
     sha256 = sha256 or MNIST_FILES
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CnnperfError(missing_message(f"cannot create {target}: {exc.strerror}")) from None
+    _check_creatable(target)
     for name, expected in sha256.items():
-        if file_in(target, name):
+        if target.is_dir() and file_in(target, name):
             continue
         errors = []
         for base in _mirror_list(mirrors):
             url = base.rstrip("/") + f"/{name}.gz"
             try:
                 blob = _fetch(url, name, progress)
-                content = gzip.decompress(blob)
-            except (urllib.error.URLError, OSError, EOFError, ValueError) as exc:
+                content = gunzip(blob)
+            except (urllib.error.URLError, http.client.HTTPException, OSError, EOFError, ValueError) as exc:
                 errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
                 continue
             digest = hashlib.sha256(content).hexdigest()
             if digest != expected:
                 errors.append(f"{url}: SHA-256 mismatch (got {digest[:12]}..., expected {expected[:12]}...)")
                 continue
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CnnperfError(missing_message(f"cannot create {target}: {exc.strerror}")) from None
             atomic_write_bytes(target / f"{name}.gz", blob)
             break
         else:
             raise CnnperfError(missing_message(f"download of {name}.gz failed: {'; '.join(errors) or 'no mirrors'}"))
+
+
+def _check_creatable(target: Path) -> None:
+    """Fail before downloading if `target` is not a directory or could not be created."""
+    if target.exists() and not target.is_dir():
+        raise CnnperfError(missing_message(f"{target} is not a directory"))
+    existing = next(d for d in (target, *target.parents) if d.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise CnnperfError(missing_message(f"cannot create files in {existing}: not a writable directory"))
 
 
 def _check_images(raw: np.ndarray, name: str) -> np.ndarray:
@@ -141,7 +156,7 @@ def _check_images(raw: np.ndarray, name: str) -> np.ndarray:
 def pad_and_scale(raw: np.ndarray, pixel_range: tuple[float, float]) -> np.ndarray:
     """28x28 uint8 -> 29x29 float32: background row/column at bottom/right, 0..255 -> pixel_range."""
     lo, hi = pixel_range
-    out = np.full((len(raw), 29, 29), lo, dtype=np.float32)
+    out = np.full((len(raw), PADDED_SIZE, PADDED_SIZE), lo, dtype=np.float32)
     out[:, :28, :28] = raw * np.float32((hi - lo) / 255.0) + np.float32(lo)
     return out
 
@@ -172,6 +187,17 @@ def _pair(directory: Path, stem: str, n: int | None, what: str, pixel_range) -> 
                            "use matching files")
     n = _count(str(img_path), n, len(images_all), what)
     return pad_and_scale(images_all[:n], pixel_range), labels_all[:n]
+
+
+def load_bytes(n_train: int | None = None, n_test: int | None = None, *, shuffle: bool = False) -> int:
+    """Memory `load_mnist` needs (about): the float32 29x29 images and int64 labels it returns, plus
+    its peak while decoding the larger file (gzip and raw bytes, one float32 28x28 temporary);
+    `shuffle` adds the trainer's reordered copy of the training images."""
+    n_tr = MNIST_COUNTS["train"] if n_train is None else n_train
+    n_te = MNIST_COUNTS["t10k"] if n_test is None else n_test
+    kept = (n_tr + n_te) * (4 * PADDED + 8)
+    decoding = 2 * MNIST_COUNTS["train"] * 28 * 28 + 4 * 28 * 28 * max(n_tr, n_te)
+    return kept + decoding + (4 * PADDED * n_tr if shuffle else 0)
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, n_train: int | None = None, n_test: int | None = None, *,

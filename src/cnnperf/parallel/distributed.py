@@ -14,9 +14,10 @@ import time
 
 import numpy as np
 
-from cnnperf.errors import CnnperfError
+from cnnperf.errors import CnnperfError, DivergenceError
 from cnnperf.networks import NetworkSpec
-from cnnperf.parallel.results import EpochResult, PhaseResult, TrainResult
+from cnnperf.parallel.divergence import DivergenceRule
+from cnnperf.parallel.results import PhaseResult, TrainResult
 from cnnperf.parallel.trainer import Dataset, TrainConfig, Trainer, chunk_bounds
 
 MPI_ENV = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_SIZE")
@@ -57,13 +58,20 @@ def shard(data: Dataset, rank: int, ranks: int) -> Dataset:
 
 
 class DistributedTrainer:
-    """One rank's trainer: local CHAOS phases plus weight averaging and reductions."""
+    """One rank's phase runner (see `parallel.run.PhaseRunner`): local CHAOS phases plus weight
+    averaging and reductions; `synchronise` and `agree` are collective."""
 
-    def __init__(self, comm, spec: NetworkSpec, config: TrainConfig, sync_every: int | None, weights=None):
+    def __init__(self, comm, spec: NetworkSpec, config: TrainConfig, sync_every: int | None, weights=None, *,
+                 compiling=None):
         from mpi4py import MPI
         self.MPI, self.comm, self.R = MPI, comm, comm.size
         self.spec, self.config, self.sync_every = spec, config, sync_every
-        self.local = Trainer(spec, config, weights)
+        self.root = comm.rank == 0
+        self.local = Trainer(spec, config, weights, compiling=compiling)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.local.weights
 
     def close(self) -> None:
         self.local.close()
@@ -84,10 +92,21 @@ class DistributedTrainer:
         comm_s = self.comm.allreduce(comm_s, op=self.MPI.MAX)
         return PhaseResult(seconds, int(counts[0]), int(counts[1]), loss, local.worker_seconds, comm_s)
 
-    def train_phase(self, data: Dataset, lr: float, tick) -> PhaseResult:
-        """Training over the local shard, averaging every `sync_every` images (and at the end)."""
-        n_local = len(data.train_images)
-        n_max = self.comm.allreduce(n_local, op=self.MPI.MAX)  # every rank joins every allreduce
+    def training_set(self, data: Dataset, epoch: int):
+        return data.train_images, data.train_labels  # the local shard; --shuffle is refused under mpiexec
+
+    def phase(self, name: str, images, labels, lr: float, tick, monitor=None) -> PhaseResult:
+        if name == "train":
+            return self._train_phase(images, labels, lr, tick, monitor)
+        self.comm.Barrier()
+        t0 = time.perf_counter()
+        part = self.local.run_phase(name, images, labels, 0.0, tick)
+        return self._reduce(part, time.perf_counter() - t0, 0.0)
+
+    def _train_phase(self, x_all, y_all, lr: float, tick, monitor) -> PhaseResult:
+        """Training over the local shard, averaging every `sync_every` images (and at the end); all
+        ranks stop after the average at which any rank's monitor has halted."""
+        n_max = self.comm.allreduce(len(x_all), op=self.MPI.MAX)  # every rank joins every allreduce
         step = self.sync_every or max(n_max, 1)
         self.comm.Barrier()
         t0 = time.perf_counter()
@@ -95,74 +114,68 @@ class DistributedTrainer:
         loss = comm_s = 0.0
         workers = np.zeros(self.config.threads)
         for start in range(0, max(n_max, 1), step):
-            x, y = data.train_images[start:start + step], data.train_labels[start:start + step]
+            x, y = x_all[start:start + step], y_all[start:start + step]
             if len(x):
-                part = self.local.run_phase("train", x, y, lr, tick)
+                part = self.local.run_phase("train", x, y, lr, tick, monitor)
                 images, errors, loss = images + part.images, errors + part.errors, loss + part.loss_sum
                 workers += np.array(part.worker_seconds)
             comm_s += self.average_weights()
+            if monitor is not None:
+                t1 = time.perf_counter()
+                halted = self.synchronise(monitor.halted)
+                comm_s += time.perf_counter() - t1
+                if halted:
+                    break
         seconds = time.perf_counter() - t0
         return self._reduce(PhaseResult(0.0, images, errors, loss, tuple(workers)), seconds, comm_s)
 
-    def eval_phase(self, phase: str, x, y, tick) -> PhaseResult:
-        self.comm.Barrier()
-        t0 = time.perf_counter()
-        part = self.local.run_phase(phase, x, y, 0.0, tick)
-        return self._reduce(part, time.perf_counter() - t0, 0.0)
+    def check_finite(self, epoch: int, phase: str, result: PhaseResult) -> None:
+        self.local.check_finite(epoch, phase, result)  # weights are averaged, sums reduced: the same on every rank
 
-    def stop_requested(self, flag: bool) -> bool:
+    def synchronise(self, flag: bool) -> bool:
         return bool(self.comm.allreduce(int(flag), op=self.MPI.MAX))
+
+    def agree(self, verdict: str | None) -> str | None:
+        return next((v for v in self.comm.allgather(verdict) if v is not None), None)
 
 
 def train_distributed(comm, spec: NetworkSpec, data: Dataset, config: TrainConfig, sync_every: int | None, *,
                       progress=None, load_seconds: float = 0.0, checkpoint=None, resume=None,
                       max_minutes: float | None = None, stop: threading.Event | None = None,
-                      lr_scaling: bool = True) -> tuple[TrainResult, np.ndarray]:
-    """Like `cnnperf.parallel.run.train`, over the ranks of `comm`; every rank returns the same result.
+                      lr_scaling: bool = True, cores: int = 0, divergence: DivergenceRule | None = None,
+                      compiling=None) -> tuple[TrainResult, np.ndarray]:
+    """Like `cnnperf.parallel.run.train` (the same epoch loop), over the ranks of `comm`; every rank
+    returns the same result.
 
     With `lr_scaling` each rank steps with R times the learning rate: averaging R models divides
     every rank's progress by R (the linear scaling rule; without it R = 4 with one average per
     epoch ends 2.7 points worse than R = 1 on the small network, with it 0.4 points)."""
-    from cnnperf.parallel.checkpoint import save_checkpoint
-    from cnnperf.parallel.run import _checkpoint, available_cores
-    from cnnperf.parallel.trainer import _ticker
+    from cnnperf.parallel.run import resumed_epochs, run_epochs
 
-    t_start = time.perf_counter()
     local = shard(data, comm.rank, comm.size)
-    done = [] if resume is None else [EpochResult.from_json(e) for e in resume.run["epochs"]]
-    trainer = DistributedTrainer(comm, spec, config, sync_every, None if resume is None else resume.weights.copy())
-    stopped = "completed"
+    done = resumed_epochs(resume)
+    trainer = DistributedTrainer(comm, spec, config, sync_every, None if resume is None else resume.weights.copy(),
+                                 compiling=compiling)
     try:
-        for epoch in range(len(done) + 1, config.epochs + 1):
-            lr = config.lr_at(epoch) * (comm.size if lr_scaling else 1)
-            rank0 = progress if comm.rank == 0 else None
-            tr = trainer.train_phase(local, lr, _ticker(rank0, "train", epoch, len(local.train_images)))
-            trainer.local.check_finite(epoch, "train", tr)
-            va = trainer.eval_phase("validation", local.train_images, local.train_labels,
-                                    _ticker(rank0, "validation", epoch, len(local.train_images)))
-            te = trainer.eval_phase("test", local.test_images, local.test_labels,
-                                    _ticker(rank0, "test", epoch, len(local.test_images)))
-            done.append(EpochResult(epoch, lr, tr, va, te))
-            if checkpoint is not None and comm.rank == 0:
-                save_checkpoint(checkpoint, _checkpoint(spec, config, trainer.local.weights, done))
-            if trainer.stop_requested(stop is not None and stop.is_set()):
-                stopped = "interrupted"
-                break
-            late = max_minutes is not None and time.perf_counter() - t_start >= max_minutes * 60
-            if epoch < config.epochs and trainer.stop_requested(late):
-                stopped = "max-minutes"
-                break
+        stopped = run_epochs(trainer, spec, config, local, done, progress=progress, checkpoint=checkpoint,
+                             max_minutes=max_minutes, stop=stop, lr_factor=comm.size if lr_scaling else 1,
+                             divergence=divergence)
         prep = comm.allreduce(trainer.local.prep_seconds, op=trainer.MPI.MAX)
+    except DivergenceError as exc:  # decided on reduced values: every rank raises it at the same point
+        exc.all_ranks = True
+        raise
     finally:
         trainer.close()
     result = TrainResult(spec.name, spec.notation(), config.threads, config.seed, prep,
-                         trainer.local.compile_seconds, load_seconds, tuple(done), available_cores(), stopped,
+                         trainer.local.compile_seconds, load_seconds, tuple(done), cores, stopped,
                          0 if resume is None else resume.epochs_done, comm.size, sync_every)
     return result, trainer.local.weights
 
 
 def abort_on_error(comm, exc: BaseException, command: str) -> None:
-    """Print one line naming the failing rank, then bring the whole job down (no hang)."""
+    """Print one line naming the failing rank, then bring the whole job down (no hang). An error
+    that every rank raised at the same point (`exc.all_ranks`, e.g. divergence) needs no abort:
+    the caller lets rank 0 report it and every rank exit with its code."""
     code = getattr(exc, "exit_code", 1)
     print(f"cnnperf {command}: error: rank {comm.rank} of {comm.size}: {exc}", file=sys.stderr, flush=True)
     time.sleep(0.5)  # let mpiexec forward the line before MPI_Abort tears the job down

@@ -42,7 +42,7 @@ class PhaseResult:
         return doc
 
     @classmethod
-    def from_json(cls, doc: dict) -> "PhaseResult":
+    def from_json(cls, doc: dict) -> PhaseResult:
         return cls(doc["seconds"], doc["images"], doc["errors"], doc["mean_loss"] * doc["images"],
                    tuple(doc.get("worker_seconds", ())), doc.get("comm_seconds", 0.0))
 
@@ -68,7 +68,7 @@ class EpochResult:
         }
 
     @classmethod
-    def from_json(cls, doc: dict) -> "EpochResult":
+    def from_json(cls, doc: dict) -> EpochResult:
         return cls(doc["epoch"], doc["lr"], *(PhaseResult.from_json(doc[name]) for name in PHASES))
 
 

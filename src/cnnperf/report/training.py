@@ -6,7 +6,7 @@ from cnnperf.parallel.results import PHASES, TrainResult
 
 
 def _header(result: TrainResult) -> list[str]:
-    threads = f"{result.threads} thread(s) on {result.cores} core(s)"
+    threads = f"{result.threads} thread(s)" + (f" on {result.cores} core(s)" if result.cores else "")
     if result.ranks > 1:
         sync = "once per epoch" if result.sync_every is None else f"every {result.sync_every} images per rank"
         threads = f"{result.ranks} MPI ranks x {threads}, weights averaged {sync}"
@@ -14,8 +14,8 @@ def _header(result: TrainResult) -> list[str]:
         threads += f" — oversubscribed, {result.threads / result.cores:.1f} threads per core"
     lines = [
         f"network {result.net} ({result.notation}), {threads}, seed {result.seed}",
-        f"untimed: load {result.load_seconds:.2f} s, kernel compile/cache load {result.compile_seconds:.2f} s; "
-        f"timed prep (TPrep) {result.prep_seconds * 1e3:.1f} ms",
+        (f"untimed: load {result.load_seconds:.2f} s, kernel compile/cache load {result.compile_seconds:.2f} s; "
+         f"timed prep (TPrep) {result.prep_seconds * 1e3:.1f} ms"),
     ]
     if result.resumed_from_epoch:
         lines.append(f"resumed after epoch {result.resumed_from_epoch}")
