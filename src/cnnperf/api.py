@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import threading
+
     from cnnperf.hardware import HardwareProfile
     from cnnperf.models import Prediction
     from cnnperf.networks import NetworkSpec
     from cnnperf.opcount import OpCounts
+    from cnnperf.parallel.results import TrainResult
     from cnnperf.validation.analysis import ValidationResult
     from cnnperf.validation.reproduce import Reproduction
 
@@ -142,6 +145,39 @@ def reproduce(prof: str | Path | HardwareProfile = "xeon-phi-7120p") -> Reproduc
     from cnnperf.validation.reproduce import reproduce as _reproduce
 
     return _reproduce(profile(prof))
+
+
+def train(net: str | NetworkSpec, threads: int | None = None, epochs: int = 1, train_images: int | None = None,
+          test_images: int | None = None, data: str | Path | None = None, seed: int = 0, lr: float | None = None,
+          progress: bool | object = False, stop: threading.Event | None = None, activation: str | None = None,
+          **options) -> TrainResult:
+    """CHAOS training on MNIST: `threads` workers share one weight store (default: the usable
+    cores). Returns a TrainResult (`.epochs[k].train/.validation/.test` with `seconds`, `images`,
+    `error_rate`). More options as keywords, as `cnnperf train` takes them (`lr_decay`, `shuffle`,
+    `checkpoint`, `resume`, `max_minutes`, `sync_every`, `lr_scaling`, `divergence`). `progress`:
+    True for a progress bar on stderr, or a display with `progress(...)` and `compiling()`.
+    Under mpiexec every rank trains its share and returns the same result. Setting `stop` ends the
+    run after the running phase."""
+    from cnnperf.hardware.topology import available_cores
+    from cnnperf.parallel.session import TrainRequest, run_training
+
+    cores = available_cores()
+    request = TrainRequest(spec=network(net, activation), threads=threads or cores, cores=cores, epochs=epochs,
+                           train_images=train_images, test_images=test_images,
+                           data_dir=None if data is None else str(data), seed=seed,
+                           **({} if lr is None else {"lr": lr}), **options)
+    display = None
+    if progress is True:
+        from cnnperf.report.progress import TrainingDisplay
+        display = TrainingDisplay(quiet=False)
+    elif progress:
+        display = progress
+    try:
+        return run_training(request, stop=stop, progress=None if display is None else display.progress,
+                            compiling=None if display is None else display.compiling)
+    finally:
+        if progress is True:
+            display.close()
 
 
 def calibrate(out: str | Path, nets: str | Sequence[str] | None = None,

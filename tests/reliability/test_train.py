@@ -158,7 +158,7 @@ def in_pty(argv: list[str], env: dict, timeout: float = 600) -> tuple[int, str]:
 
 
 SPINNER = "compiling kernels (first run only"
-SNIPPET = ("import sys, time\nfrom cnnperf.commands.train import _Display\n"
+SNIPPET = ("import sys, time\nfrom cnnperf.report.progress import TrainingDisplay as _Display\n"
            "with _Display(quiet=sys.argv[1] == 'quiet').compiling():\n    time.sleep(float(sys.argv[2]))\n")
 
 

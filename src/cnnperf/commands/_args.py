@@ -51,6 +51,8 @@ def int_list(text: str) -> list[int]:
         part = part.strip()
         if not part:
             raise argparse.ArgumentTypeError(f"empty item in list {text!r}")
+        if part.startswith("-"):
+            raise argparse.ArgumentTypeError(f"{part!r}: counts must be positive integers; ranges are LO-HI, e.g. 1-8")
         if "-" in part:
             rng, _, step = part.partition(":")
             lo_s, _, hi_s = rng.partition("-")

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 import threading
-import time
 
 from cnnperf.commands._args import nonnegative_int, positive_float, positive_int, unit_interval
 
@@ -82,37 +79,32 @@ def run(args) -> int:
         raise
 
 
-def request_from(args, cores: int):
-    """The library request of the parsed arguments."""
-    from cnnperf.networks import resolve_network
+def _options(args) -> dict:
+    """The keyword options of `cnnperf.train` beyond the common ones."""
     from cnnperf.parallel.divergence import DivergenceRule
-    from cnnperf.parallel.session import TrainRequest
 
-    return TrainRequest(
-        spec=resolve_network(args.net, args.activation), threads=args.threads or cores, cores=cores,
-        epochs=args.epochs, train_images=args.train_images, test_images=args.test_images, data_dir=args.data,
-        seed=args.seed, lr=args.lr, lr_decay=args.lr_decay, shuffle=args.shuffle, checkpoint=args.checkpoint,
-        resume=args.resume, max_minutes=args.max_minutes, sync_every=args.sync_every,
-        lr_scaling=not args.no_lr_scaling,
-        divergence=DivergenceRule(args.divergence_loss, args.divergence_blocks, args.divergence_growth,
-                                  not args.no_divergence_check))
+    return {"lr_decay": args.lr_decay, "shuffle": args.shuffle, "checkpoint": args.checkpoint, "resume": args.resume,
+            "max_minutes": args.max_minutes, "sync_every": args.sync_every, "lr_scaling": not args.no_lr_scaling,
+            "divergence": DivergenceRule(args.divergence_loss, args.divergence_blocks, args.divergence_growth,
+                                         not args.no_divergence_check)}
 
 
 def _run(args, rank: int) -> int:
+    import cnnperf
     from cnnperf.fileio import atomic_write_json, check_writable
-    from cnnperf.parallel.session import run_training
     from cnnperf.parallel.signals import stop_on_sigint
+    from cnnperf.report.progress import TrainingDisplay
     from cnnperf.report.training import format_training
 
-    cores = len(os.sched_getaffinity(0))  # for now; the integrator moves this to hardware/topology.py
-    request = request_from(args, cores)
     if args.json:
         check_writable(args.json)
-    display = _Display(quiet=args.quiet or rank != 0)
+    display = TrainingDisplay(quiet=args.quiet or rank != 0)
     stop = threading.Event()
     try:
         with stop_on_sigint(stop, on_first=_say_stopping):
-            result = run_training(request, progress=display.progress, stop=stop, compiling=display.compiling)
+            result = cnnperf.train(args.net, args.threads, args.epochs, args.train_images, args.test_images,
+                                   args.data, args.seed, args.lr, progress=display, stop=stop,
+                                   activation=args.activation, **_options(args))
     finally:
         display.close()
     code = 130 if result.stopped == "interrupted" else 0
@@ -127,62 +119,3 @@ def _run(args, rank: int) -> int:
 
 def _say_stopping() -> None:
     print("\ninterrupt: stopping after the current phase (Ctrl-C again to abort)", file=sys.stderr, flush=True)
-
-
-class _Elapsed:
-    """Spinner text with the seconds since it was made."""
-
-    def __init__(self, text: str):
-        self.text, self.t0 = text, time.monotonic()
-
-    def __rich__(self) -> str:
-        return f"{self.text}: {time.monotonic() - self.t0:.0f} s"
-
-
-class _Display:
-    """stderr: a spinner while the kernels compile (only if that takes over a second), then a rich
-    progress bar, one line per phase of the running epoch. Nothing with `quiet`."""
-
-    SPINNER_AFTER_S = 1.0
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self._bar = None
-        self._tasks: dict = {}
-
-    def _console(self):
-        from rich.console import Console
-        return Console(file=sys.stderr)
-
-    @contextlib.contextmanager
-    def compiling(self):
-        if self.quiet:
-            yield
-            return
-        status = self._console().status(_Elapsed("compiling kernels (first run only; later runs load them from the cache)"))
-        timer = threading.Timer(self.SPINNER_AFTER_S, status.start)
-        timer.daemon = True
-        timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
-            timer.join()
-            status.stop()
-
-    def progress(self, phase: str, epoch: int, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        if self._bar is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            self._bar = Progress(TextColumn("epoch {task.fields[epoch]} {task.description:>10}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=self._console(), transient=True)
-            self._bar.start()
-        key = (epoch, phase)
-        if key not in self._tasks:
-            self._tasks[key] = self._bar.add_task(phase, total=total, epoch=epoch)
-        self._bar.update(self._tasks[key], completed=done)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -121,6 +121,7 @@ def fit_operation_factor(spec: NetworkSpec, params: NetworkParams, profile: Hard
     """Strategy (a)'s OperationFactor from one short real run (1 epoch, all three phases) at p_ref:
     OF = (T_measured - Tmem) / (the Table V terms with OF = 1, without Tmem)."""
     from cnnperf.models import strategy_a
+    from cnnperf.hardware.topology import available_cores
     from cnnperf.parallel.run import train
     from cnnperf.parallel.trainer import Dataset, TrainConfig
 
@@ -128,7 +129,7 @@ def fit_operation_factor(spec: NetworkSpec, params: NetworkParams, profile: Hard
     data = Dataset(x[:n], y[:n], x[n:], y[n:])
     totals = []
     for _ in range(repeats):
-        result, _ = train(spec, data, TrainConfig(epochs=1, threads=p_ref, lr=1e-4))
+        result, _ = train(spec, data, TrainConfig(epochs=1, threads=p_ref, lr=1e-4), cores=available_cores())
         totals.append(result.prep_seconds + sum(e.seconds for e in result.epochs))
     measured = float(np.median(totals))
     unit = replace(params, operation_factor=1.0)

@@ -13,12 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnperf.engine.store import GUARD_BYTES
 from cnnperf.errors import CnnperfError
 from cnnperf.networks import NetworkSpec
 from cnnperf.parallel.pool import WORKER_STACK_BYTES
 
 F32, I64 = 4, 8
-PAD = 64  # alignment, guard and overrun slack the engine adds per buffer and block (in items, generous)
+PAD = 64  # alignment and overrun slack the engine adds per buffer and block (in items, generous)
+BUFFERS = 7  # aligned buffers of one workspace (act, delta, arg, col, dcol, grad, bucket)
+BUFFER_BYTES = 64 + GUARD_BYTES  # each: alignment and the guard after it (engine.store.aligned_zeros)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def format_bytes(n: float) -> str:
 
 def weights_bytes(spec: NetworkSpec) -> int:
     """The shared store: every layer's weight and bias block, each aligned."""
-    return F32 * sum(s.maps * s.fan_in + s.maps + 2 * PAD for s in spec.shapes if s.weights)
+    return F32 * sum(s.maps * s.fan_in + s.maps + 2 * PAD for s in spec.shapes if s.weights) + BUFFER_BYTES
 
 
 def instance_bytes(spec: NetworkSpec) -> int:
@@ -76,7 +79,7 @@ def instance_bytes(spec: NetworkSpec) -> int:
                 bucket = max(bucket, (s.maps + 1) * nxt.kernel * nxt.kernel + s.size * s.size)
     floats = 2 * act + col + dcol + PAD + grad
     ints = arg + bucket + 2 * PAD
-    return F32 * floats + I64 * ints
+    return F32 * floats + I64 * ints + BUFFERS * BUFFER_BYTES
 
 
 def estimate_memory(spec: NetworkSpec, threads: int, data_bytes: int, processes: int = 1) -> MemoryEstimate:

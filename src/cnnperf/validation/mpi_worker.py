@@ -38,7 +38,8 @@ def _run(comm, request: dict) -> dict:
     m = load_mnist(request.get("data"), request["images"], request["test_images"])
     data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
     config = TrainConfig(epochs=request["epochs"], threads=request["threads"])
-    result, _ = train_distributed(comm, spec, data, config, request.get("sync_every"))
+    from cnnperf.hardware.topology import available_cores
+    result, _ = train_distributed(comm, spec, data, config, request.get("sync_every"), cores=available_cores())
     epochs = result.epochs
     return {"seconds": result.prep_seconds + sum(e.seconds for e in epochs),
             "comm_s": sum(e.train.comm_seconds for e in epochs), "test_error": epochs[-1].test.error_rate}

@@ -54,6 +54,7 @@ def run_sweep(config: SweepConfig, data, out_dir: Path, log: Callable[[str], Non
               tick: Callable[[str], None] | None = None) -> list[Run]:
     """Train every (net, p) `repeat` times (order: repeat-major so drifts spread over p);
     every finished run is saved, so an interrupted sweep resumes where it stopped."""
+    from cnnperf.hardware.topology import available_cores
     from cnnperf.networks import resolve_network
     from cnnperf.parallel.run import train
     from cnnperf.parallel.trainer import TrainConfig
@@ -70,7 +71,8 @@ def run_sweep(config: SweepConfig, data, out_dir: Path, log: Callable[[str], Non
     for j, (k, net, p) in enumerate(todo, start=1):
         if tick:
             tick(f"run {len(done) + j}/{len(done) + len(todo)}: {net}, p = {p}, repeat {k + 1}")
-        result, _ = train(resolve_network(net), data, TrainConfig(epochs=config.epochs, threads=p, seed=config.seed))
+        result, _ = train(resolve_network(net), data, TrainConfig(epochs=config.epochs, threads=p, seed=config.seed),
+                          cores=available_cores())
         run = measured_run(net, p, k, result)
         runs.append(run)
         state.put(f"{net}/{p}/{k}", asdict(run))
