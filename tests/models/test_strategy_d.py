@@ -59,6 +59,12 @@ def test_per_layer_costs_add_up_to_the_network_and_follow_the_kernels(profile):
     assert np.allclose(pred.terms["mem"], mc * 3000 / np.array([1, 2, 4]) * slow)
     prep = 1e-3 + 1e-8 * NET.n_weights
     assert np.allclose(pred.terms["prep"], prep)
+    # a TPrep that grows with the instances the trainer creates (one per thread), over several p
+    per_thread = dataclasses.replace(profile.machine_model, prep=LinearTerm(("one", "instance_p"), (1e-3, 1e-9)))
+    pred = STRATEGIES["d"].predict(NET, dataclasses.replace(profile, machine_model=per_thread), np.array([1, 2, 4]),
+                                   3000, 1000, 1)
+    instance = prep_features(NET, 1)["instance_p"]
+    assert np.allclose(pred.terms["prep"], 1e-3 + 1e-9 * instance * np.array([1, 2, 4]))
     assert np.allclose(pred.seconds, sum(pred.terms.values()))
     assert prep_features(NET, 2)["instance_p"] > prep_features(NET, 1)["instance_p"]
 

@@ -116,8 +116,11 @@ class LinearTerm:
     coefficients: tuple[float, ...]
     cv_error: float = 0.0
 
-    def seconds(self, f: dict[str, float]) -> float:
-        return float(sum(c * f.get(n, 0.0) for c, n in zip(self.coefficients, self.features)))
+    def seconds(self, f: dict) -> float | np.ndarray:
+        """A float, or an array where a feature is one (e.g. TPrep over thread counts)."""
+        total = np.asarray(sum(c * np.asarray(f.get(n, 0.0), float) for c, n in zip(self.coefficients,
+                                                                                   self.features)), float)
+        return float(total) if total.ndim == 0 else total
 
 
 @dataclass(frozen=True)

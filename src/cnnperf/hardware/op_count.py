@@ -69,8 +69,8 @@ def fit_op_count(networks: dict, source: str) -> MachineModel:
                                                       len(params), {}, {k: float(np.mean(np.abs(v)))
                                                                         for k, v in scored.items()})
     w = np.array([4.0 * s.n_weights for s in specs])
-    common = sorted(set.intersection(*(set(t for t, st in zip(n.contention.threads, n.contention.status)
-                                            if st == "measured") for n in params)))
+    common = sorted(set.intersection(*({t for t, st in zip(n.contention.threads, n.contention.status)
+                                        if st == "measured"} for n in params)))
     a = np.stack([np.ones_like(w), w], axis=1)
     c0, c1 = [], []
     for p in common:

@@ -4,8 +4,8 @@ designed grid of layer shapes, once per machine, then fit `hardware.machine_mode
 The grid is made of small probe networks (`design`), each exercising a few kernel paths in
 their real context: a first-layer direct convolution, an im2col + GEMM convolution at layer 2
 (so it computes its input delta), max pooling after it or not, fully connected layers, the
-output. Shapes are drawn (seeded) log-uniformly over what MNIST-scale CNNs use: 1-64 input
-maps, 2-128 output maps, kernels 2-7, maps 5-29 wide, 10-512 neurons. Every probe is timed
+output. Shapes are drawn (seeded) log-uniformly over what MNIST-scale CNNs use, their ends
+included: 1-128 input maps, 2-128 output maps, kernels 2-7, maps 3-29 wide, 10-512 neurons. Every probe is timed
 with `engine.profile_layers` (a cycle counter around each layer's forward and backward,
 training as usual) and an evaluation pass; probes are measured in rounds, each round in a new
 shuffled order, so repeats of one probe are spread over the whole calibration and slow drifts
@@ -45,7 +45,9 @@ class GridConfig:
 
 
 def _log_int(rng, lo: int, hi: int) -> int:
-    return int(round(float(np.exp(rng.uniform(np.log(lo), np.log(hi))))))
+    """Log-uniform over [lo/1.25, 1.25 hi], clipped to [lo, hi]: the range's ends are drawn too."""
+    v = float(np.exp(rng.uniform(np.log(lo / 1.25), np.log(hi * 1.25))))
+    return int(np.clip(round(v), lo, hi))
 
 
 def _tail(rng) -> list[str]:
@@ -55,7 +57,7 @@ def _tail(rng) -> list[str]:
 
 def _gemm_probe(rng) -> str:
     """A direct first layer (C maps), then the probed im2col + GEMM convolution C -> M at layer 2."""
-    k, c, m = int(rng.integers(2, 8)), _log_int(rng, 1, 64), _log_int(rng, 2, 128)
+    k, c, m = int(rng.integers(2, 8)), _log_int(rng, 1, 128), _log_int(rng, 2, 128)
     h = int(rng.integers(k + 1, 29))
     k1 = int(rng.integers(2, 5))
     parts = [f"1x{h + k1 - 1}x{h + k1 - 1}", f"{c}C{k1}", f"{m}C{k}"]

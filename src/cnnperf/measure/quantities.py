@@ -120,8 +120,8 @@ def fit_operation_factor(spec: NetworkSpec, params: NetworkParams, profile: Hard
                          n: int, repeats: int) -> tuple[float, str]:
     """Strategy (a)'s OperationFactor from one short real run (1 epoch, all three phases) at p_ref:
     OF = (T_measured - Tmem) / (the Table V terms with OF = 1, without Tmem)."""
-    from cnnperf.models import strategy_a
     from cnnperf.hardware.topology import available_cores
+    from cnnperf.models import strategy_a
     from cnnperf.parallel.run import train
     from cnnperf.parallel.trainer import Dataset, TrainConfig
 

@@ -14,6 +14,8 @@ from cnnperf.validation.analysis import ValidationResult
 def fit_lines(result: ValidationResult, net: str) -> list[str]:
     """One line per strategy fitted to the measurements of `net`."""
     from cnnperf.networks import resolve_network
+    if net in result.holdout:
+        return []
     spec = resolve_network(net)
     entry = result.profile.params_for(spec)
     if entry.name not in result.fitted:
