@@ -85,3 +85,18 @@ def test_network_term_and_contention_model():
     assert c.c1_s_per_byte[1] == pytest.approx(2e-12, rel=1e-6) and c.c0_s[2] == pytest.approx(3e-6, rel=1e-6)
     assert c.cv_error < 1e-6
     assert c.at(1e6)[1][1] == pytest.approx(1e-6 + 2e-6)
+
+
+def test_contention_that_follows_the_step_time_is_recognised_as_such():
+    """Networks whose contention is 20 % of their single-thread step (a shared-resource slowdown)
+    and does not depend on their weights: the T form wins and predicts a left-out network."""
+    rng = np.random.default_rng(8)
+    w = np.exp(rng.uniform(np.log(1e4), np.log(4e6), 6))
+    t = np.exp(rng.uniform(np.log(2e-5), np.log(2e-3), 6))
+    measured = {1: [0.0] * 6, 2: list(0.2 * t * (1 + rng.uniform(0, 0.02, 6)))}
+    c = fit_contention(w, measured, t)
+    assert c.form == "T" and c.c2_per_step[1] == pytest.approx(0.2, rel=0.03) and c.c1_s_per_byte[1] == 0.0
+    assert c.at(1e5, 1e-3)[1][1] == pytest.approx(2e-4, rel=0.05)
+    both = {1: [0.0] * 6, 2: list(1e-12 * w + 0.1 * t)}
+    assert fit_contention(w, both, t).form == "W+T"
+    assert fit_contention(w, {2: list(3e-12 * w)}, t).form == "W"

@@ -125,18 +125,30 @@ class LinearTerm:
 
 @dataclass(frozen=True)
 class ContentionModel:
-    """MemoryContention(p, W) = c0(p) + c1(p) * W, W = bytes of shared weights written per image;
-    c0, c1 fitted per measured thread count over the calibration networks."""
+    """MemoryContention(p, W, T) = c0(p) + c1(p) * W + c2(p) * T per image: W = bytes of shared
+    weights written per image (every image writes every weight once, so the other workers miss on
+    about W bytes), T = the network's single-thread train step in seconds (a slowdown of shared
+    resources, e.g. a lower clock with every core busy, stretches each image's compute). Fitted
+    per measured thread count over the calibration networks; `form` says which terms the
+    leave-one-network-out choice kept ("W", "T" or "W+T"; a dropped term has c = 0)."""
 
     threads: tuple[int, ...]
     c0_s: tuple[float, ...]
     c1_s_per_byte: tuple[float, ...]
     cv_error: float = 0.0  # leave-one-network-out mean |error| relative to the measured contention
     networks: int = 0
+    c2_per_step: tuple[float, ...] = ()  # seconds of contention per second of single-thread step
+    form: str = "W"
 
-    def at(self, weight_bytes: float) -> tuple[tuple[int, ...], tuple[float, ...]]:
-        """(threads, seconds per image) of a network writing `weight_bytes` per image."""
-        return self.threads, tuple(max(0.0, a + b * weight_bytes) for a, b in zip(self.c0_s, self.c1_s_per_byte))
+    def __post_init__(self):
+        if not self.c2_per_step:  # no step term given: c2 = 0 at every thread count
+            object.__setattr__(self, "c2_per_step", (0.0,) * len(self.threads))
+
+    def at(self, weight_bytes: float, step_s: float = 0.0) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """(threads, seconds per image) of a network writing `weight_bytes` per image whose
+        single-thread train step takes `step_s`."""
+        return self.threads, tuple(max(0.0, a + b * weight_bytes + c * step_s)
+                                   for a, b, c in zip(self.c0_s, self.c1_s_per_byte, self.c2_per_step))
 
 
 @dataclass(frozen=True)
@@ -242,9 +254,9 @@ class MachineModel:
         factor with its cross-validation error as spread, the contention by its own."""
         kernels = {k: replace(m, coefficients=tuple(c * _factor(rng, m.cv_error) for c in m.coefficients))
                    for k, m in self.kernels.items()}
-        f = _factor(rng, self.contention.cv_error)
-        contention = replace(self.contention, c0_s=tuple(c * f for c in self.contention.c0_s),
-                             c1_s_per_byte=tuple(c * f for c in self.contention.c1_s_per_byte))
+        f, c = _factor(rng, self.contention.cv_error), self.contention
+        contention = replace(c, c0_s=tuple(v * f for v in c.c0_s), c1_s_per_byte=tuple(v * f for v in c.c1_s_per_byte),
+                             c2_per_step=tuple(v * f for v in c.c2_per_step))
         return replace(self, kernels=kernels, contention=contention)
 
 

@@ -33,6 +33,7 @@ def to_dict(m: MachineModel) -> dict:
             "prep": _term_to_dict(m.prep), "eval_overhead": _term_to_dict(m.eval_overhead),
             "train_overhead": _term_to_dict(m.train_overhead),
             "contention": {"threads": list(c.threads), "c0_s": list(c.c0_s), "c1_s_per_byte": list(c.c1_s_per_byte),
+                           "c2_per_step": list(c.c2_per_step), "form": c.form,
                            "cv_error": c.cv_error, "networks": c.networks}}
 
 
@@ -119,9 +120,14 @@ def from_dict(doc, networks: dict | None = None) -> MachineModel:
     for key in ("source", "fitted_to", "activation"):
         if not isinstance(doc.get(key, ""), str):
             raise CnnperfError(f"machine_model: {key} must be a string")
+    form = c.get("form", "W")
+    if form not in ("W", "T", "W+T"):
+        raise CnnperfError(f"machine_model.contention: form must be W, T or W+T, got {form!r}")
     contention = ContentionModel(tuple(threads), _numbers(c.get("c0_s"), "contention.c0_s", len(threads)),
                                  _numbers(c.get("c1_s_per_byte"), "contention.c1_s_per_byte", len(threads)),
-                                 _number(c, "cv_error", ".contention", 0.0), int(c.get("networks", 0)))
+                                 _number(c, "cv_error", ".contention", 0.0), int(c.get("networks", 0)),
+                                 _numbers(c.get("c2_per_step", [0.0] * len(threads)), "contention.c2_per_step",
+                                          len(threads)), form)
     return MachineModel(doc["kind"], {k: _kernel(k, v) for k, v in kernels.items()}, contention,
                         _term(doc, "prep"), _term(doc, "eval_overhead"), _term(doc, "train_overhead"), lanes,
                         doc.get("activation", "scaled_tanh"), doc.get("source", ""), doc.get("fitted_to", ""),

@@ -35,13 +35,13 @@ class GridConfig:
     probes: int = 240
     rounds: int = 5
     region_s: float = 0.04  # seconds per timed region of one probe
-    contention_nets: int = 5
+    contention_nets: int = 6
     prep_nets: int = 8
     seed: int = 0
 
     @classmethod
     def quick(cls) -> GridConfig:
-        return cls(probes=120, rounds=3, region_s=0.02, contention_nets=4, prep_nets=6)
+        return cls(probes=120, rounds=3, region_s=0.02, contention_nets=5, prep_nets=6)
 
 
 def _log_int(rng, lo: int, hi: int) -> int:
@@ -226,15 +226,22 @@ def fit_machine_model(specs, medians, contention: ContentionModel, prep_rows, pr
 
 
 def contention_specs(specs: list[NetworkSpec], n: int) -> list[NetworkSpec]:
-    """`n` probes spanning the weights' sizes (log-spaced), for the contention model."""
-    order = sorted(specs, key=lambda s: s.n_weights)
-    picks = np.unique(np.round(np.geomspace(1, len(order), n)).astype(int) - 1)
-    return [order[k] for k in picks]
+    """`n` probes spread over (log weights, log multiply-adds), so that the contention model can
+    tell a term in the weight bytes from one in the step time: the two extremes of weights, then
+    each time the probe farthest from those already chosen."""
+    x = np.array([[np.log(max(s.n_weights, 1)), np.log(max(train_macs(s), 1))] for s in specs])
+    x = (x - x.min(axis=0)) / np.maximum(np.ptp(x, axis=0), 1e-9)
+    picks = [int(np.argmin(x[:, 0])), int(np.argmax(x[:, 0]))]
+    while len(picks) < min(n, len(specs)):
+        d = np.min(np.linalg.norm(x[:, None, :] - x[picks][None, :, :], axis=2), axis=1)
+        picks.append(int(np.argmax(d)))
+    return [specs[k] for k in dict.fromkeys(picks)][:n]
 
 
-def measure_contention_model(specs: list[NetworkSpec], threads, hardware_threads: int, quick: bool,
-                             state: ResumableState, progress=None) -> tuple[ContentionModel, list]:
-    """MemoryContention(p) of each network (measure.quantities.measure_contention), fitted to W."""
+def measure_contention_model(specs: list[NetworkSpec], steps: list[float], threads, hardware_threads: int,
+                             quick: bool, state: ResumableState, progress=None) -> tuple[ContentionModel, list]:
+    """MemoryContention(p) of each network (measure.quantities.measure_contention), fitted to the
+    weight bytes W and the single-thread step `steps` (seconds per image)."""
     from cnnperf.models.machine_fit import fit_contention
 
     repeats = 3 if quick else 5
@@ -252,7 +259,7 @@ def measure_contention_model(specs: list[NetworkSpec], threads, hardware_threads
         for p in threads:
             measured[p].append(float(per_image[str(p)]))
     weights = [4.0 * spec.n_weights for spec in specs]
-    return fit_contention(weights, measured), [(s.notation(), w) for s, w in zip(specs, weights)]
+    return fit_contention(weights, measured, steps), [(s.notation(), w) for s, w in zip(specs, weights)]
 
 
 def _contention_images(spec: NetworkSpec) -> int:
@@ -282,13 +289,16 @@ def calibrate_machine_model(threads, hardware_threads: int, quick: bool, state: 
         progress("machine model: TPrep")
     prep_rows, prep_s = measure_prep_points(contention_specs(specs, config.prep_nets), hardware_threads,
                                             3 if quick else 5)
-    contention, nets = measure_contention_model(contention_specs(specs, config.contention_nets), threads,
+    chosen = contention_specs(specs, config.contention_nets)
+    step = {s.notation(): sum(m["forward"]) + sum(m["backward"]) + m["remainder"] for s, m in zip(specs, medians)}
+    contention, nets = measure_contention_model(chosen, [step[s.notation()] for s in chosen], threads,
                                                 hardware_threads, quick, state, progress)
     source = (f"cnnperf calibrate{' --quick' if quick else ''}: {config.probes} probe networks (seed {config.seed}) "
               f"x {config.rounds} rounds, contention of {len(nets)} networks at p = {','.join(map(str, threads))}, "
               f"{lanes} fp32 lanes, {time.perf_counter() - t0:.0f} s")
     model = fit_machine_model(specs, medians, contention, prep_rows, prep_s, lanes, source)
     log(f"machine model: {len(model.kernels)} kernel paths, median cross-validated error "
-        f"{model.spread:.1%}; contention leave-one-network-out error {contention.cv_error:.0%} "
+        f"{model.spread:.1%}; contention form {contention.form}, leave-one-network-out error "
+        f"{contention.cv_error:.0%} "
         f"({time.perf_counter() - t0:.0f} s)")
     return model

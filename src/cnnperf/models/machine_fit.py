@@ -131,24 +131,50 @@ def select_term(rows: Sequence[dict], seconds: Sequence[float], pool: Sequence[s
     return LinearTerm(tuple(names), tuple(float(c) for c in _fit_linear(rows, y, names)), err)
 
 
-def fit_contention(weight_bytes: Sequence[float], measured: dict[int, Sequence[float]]) -> ContentionModel:
-    """MemoryContention(p, W) = c0(p) + c1(p) * W per thread count p, from networks writing
-    `weight_bytes` per image whose contention at p is `measured[p]` (seconds per image; p = 1: 0).
-    Least squares with c0, c1 >= 0; cv_error: leave-one-network-out mean |error| relative to the
-    mean measured contention at that p (the values themselves can be near 0)."""
+CONTENTION_FORMS = {"W": (1,), "T": (2,), "W+T": (1, 2)}  # columns besides the constant: 1 = W, 2 = T
+
+
+def _contention_design(w, t, form: str) -> np.ndarray:
+    cols = [np.ones_like(w), w, t]
+    return np.stack([cols[0], *(cols[k] for k in CONTENTION_FORMS[form])], axis=1)
+
+
+def _lono(a: np.ndarray, mc: np.ndarray) -> list[float]:
+    """Leave-one-network-out |errors| relative to the mean measured contention."""
+    scale = max(float(np.mean(np.abs(mc))), 1e-12)
+    out = []
+    for k in range(len(mc)):
+        keep = np.arange(len(mc)) != k
+        out.append(abs(float(a[k] @ nnls(a[keep], mc[keep])) - mc[k]) / scale)
+    return out
+
+
+def fit_contention(weight_bytes: Sequence[float], measured: dict[int, Sequence[float]],
+                   step_seconds: Sequence[float] | None = None) -> ContentionModel:
+    """MemoryContention(p) = c0(p) + c1(p) W + c2(p) T per thread count p (hardware.machine_model.
+    ContentionModel), from networks writing `weight_bytes` per image with single-thread steps of
+    `step_seconds` whose contention at p is `measured[p]` (seconds per image; p = 1: 0). Least
+    squares with c >= 0. The form (W, T or W+T) is the one with the lowest leave-one-network-out
+    error over all p (a form with fewer terms wins within NOISE_MARGIN); it needs a network more
+    than it has coefficients, else W alone."""
     w = np.asarray(weight_bytes, dtype=float)
-    threads, c0, c1, errors = [], [], [], []
+    t = np.zeros_like(w) if step_seconds is None else np.asarray(step_seconds, dtype=float)
+    ps = [p for p in sorted(measured) if p > 1]
+    forms = [f for f in CONTENTION_FORMS if len(w) > len(CONTENTION_FORMS[f]) + 1 and (f == "W" or t.any())]
+    scored = {}
+    for form in forms or ["W"]:
+        errs = [e for p in ps for e in _lono(_contention_design(w, t, form), np.asarray(measured[p], float))] \
+            if len(w) > len(CONTENTION_FORMS[form]) + 1 else []
+        scored[form] = float(np.mean(errs)) if errs else 1.0
+    best = min(scored.values())
+    form = min((f for f in scored if scored[f] <= best * (1 + NOISE_MARGIN) + 1e-9),
+               key=lambda f: (len(CONTENTION_FORMS[f]), scored[f]))
+    c0, c1, c2 = [], [], []
     for p in sorted(measured):
         mc = np.asarray(measured[p], dtype=float)
-        a = np.stack([np.ones_like(w), w], axis=1)
-        coef = nnls(a, mc) if len(w) >= 2 else np.array([0.0, mc[0] / max(w[0], 1.0)])
-        threads.append(int(p))
-        c0.append(float(coef[0]))
-        c1.append(float(coef[1]))
-        scale = max(float(np.mean(np.abs(mc))), 1e-12)
-        if len(w) >= 3 and p > 1:
-            for k in range(len(w)):
-                keep = np.arange(len(w)) != k
-                ck = nnls(a[keep], mc[keep])
-                errors.append(abs(float(a[k] @ ck) - mc[k]) / scale)
-    return ContentionModel(tuple(threads), tuple(c0), tuple(c1), float(np.mean(errors)) if errors else 1.0, len(w))
+        coef = nnls(_contention_design(w, t, form), mc) if len(w) >= 2 else np.array([0.0, mc[0] / max(w[0], 1.0)])
+        full = dict(zip((0, *CONTENTION_FORMS[form]), coef))
+        c0.append(float(full.get(0, 0.0)))
+        c1.append(float(full.get(1, 0.0)))
+        c2.append(float(full.get(2, 0.0)))
+    return ContentionModel(tuple(sorted(measured)), tuple(c0), tuple(c1), scored[form], len(w), tuple(c2), form)

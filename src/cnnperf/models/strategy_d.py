@@ -4,7 +4,8 @@ the network, so any network is predicted without a profile entry. Returns second
 
 TFprop = sum over layers of the forward kernels' modelled times + the per-image overhead of
 evaluation; TBprop = sum of the backward (+ update) kernels + the rest of the train step's
-overhead; MemoryContention(p) = c0(p) + c1(p) * bytes of shared weights written per image.
+overhead; MemoryContention(p) = c0(p) + c1(p) * bytes of shared weights written per image +
+c2(p) * the single-thread step (hardware.machine_model.ContentionModel).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ NAME = "d"
 LABEL = "(d) layer model"
 EQUATION = ("T = TPrep(net, p) + [ (TFprop+TBprop) * i/p * ep + TFprop * i/p * ep + TFprop * it/p * ep ] * CPI(p)"
             " + MC(p, W) * i * ep / p,  TFprop = sum_l fwd_l + o_eval, TBprop = sum_l bwd_l + o_train - o_eval,"
-            " MC(p, W) = c0(p) + c1(p) * W  (W: bytes of shared weights written per image)")
+            " MC(p) = c0(p) + c1(p) * W + c2(p) * (TFprop+TBprop)  (W: bytes of shared weights written per image)")
 
 
 def _spec(net, profile: HardwareProfile):
@@ -71,7 +72,7 @@ def cost(net, profile: HardwareProfile) -> NetworkCost:
 
 
 def contention(cost_: NetworkCost, profile: HardwareProfile) -> Contention:
-    threads, seconds = profile.machine_model.contention.at(cost_.weight_bytes)
+    threads, seconds = profile.machine_model.contention.at(cost_.weight_bytes, cost_.t_fprop_s + cost_.t_bprop_s)
     return Contention(threads, seconds, ("measured",) * len(threads))
 
 

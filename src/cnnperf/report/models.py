@@ -144,8 +144,10 @@ def format_machine_model(model) -> str:
         lines.append(f"per-image overhead: evaluation {ev.features} cv {ev.cv_error:.0%}, "
                      f"train step {tr.features} cv {tr.cv_error:.0%}")
     c = model.contention
-    lines.append("MemoryContention(p, W) = c0(p) + c1(p) * W [W: bytes of weights written per image]: " +
-                 ", ".join(f"p={t}: {a:.3g} s + {b:.3g} s/B" for t, a, b in zip(c.threads, c.c0_s, c.c1_s_per_byte))
+    lines.append(f"MemoryContention(p) = c0(p) + c1(p) * W + c2(p) * T [W: bytes of weights written per image, T: "
+                 f"single-thread step; form {c.form}]: " +
+                 ", ".join(f"p={t}: {a:.3g} s + {b:.3g} s/B + {g:.3g} T"
+                           for t, a, b, g in zip(c.threads, c.c0_s, c.c1_s_per_byte, c.c2_per_step))
                  + f"; fitted over {c.networks} networks, leave-one-network-out error {c.cv_error:.0%}")
     return "\n".join(line for line in lines if line)
 
