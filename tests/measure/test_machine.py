@@ -34,6 +34,12 @@ def test_the_default_grid_spans_the_shapes_of_typical_networks():
     for path in ("conv_gemm", "conv_direct"):
         g, t = np.array(_conv_shapes(grid, path)), np.array(_conv_shapes(TYPICAL, path))
         assert (t.min(axis=0) >= g.min(axis=0)).all() and (t.max(axis=0) <= g.max(axis=0)).all(), path
+    for config in (GridConfig(), GridConfig.quick()):  # weights per layer (the update's cost) too
+        grid = design(config.probes, config.seed)
+        for path in ("conv_gemm_pooled", "conv_gemm_dense", "full"):
+            g = max(lp.weights_written for s in grid for lp in layer_paths(s) if lp.backward == path)
+            t = max(lp.weights_written for s in TYPICAL for lp in layer_paths(s) if lp.backward == path)
+            assert t <= 2 * g, (config.probes, path, t, g)  # within the extrapolation warning's factor
 
 
 @pytest.fixture(scope="module")

@@ -96,9 +96,11 @@ class KernelModel:
                                                                                         self.features))
 
     def beyond(self, f: dict[str, float]) -> list[str]:
-        """Features of `f` outside the calibrated range by more than EXTRAPOLATION_FACTOR."""
+        """Features of `f` outside the calibrated range by more than EXTRAPOLATION_FACTOR: every
+        feature the grid recorded, also those the chosen form leaves out (the grid never tested
+        that they do not matter there)."""
         out = []
-        for name in self.features:
+        for name in dict.fromkeys([*self.features, *self.ranges]):
             lo, hi = self.ranges.get(name, (None, None))
             v = f.get(name, 0.0)
             if hi is not None and v > EXTRAPOLATION_FACTOR * hi:

@@ -3,10 +3,11 @@ designed grid of layer shapes, once per machine, then fit `hardware.machine_mode
 
 The grid is made of small probe networks (`design`), each exercising a few kernel paths in
 their real context: a first-layer direct convolution, an im2col + GEMM convolution at layer 2
-(so it computes its input delta), max pooling after it or not, fully connected layers, the
-output. Shapes are drawn (seeded) log-uniformly over what MNIST-scale CNNs use, their ends
-included: 1-128 input maps, 2-128 output maps, kernels 2-7, maps 3-29 wide, 10-512 neurons. Every probe is timed
-with `engine.profile_layers` (a cycle counter around each layer's forward and backward,
+(so it computes its input delta; a tenth of them wide convolutions on small maps, the layers
+with the most weights), max pooling after it or not, fully connected layers, the output.
+Shapes are drawn (seeded) log-uniformly over what MNIST-scale CNNs use, their ends included:
+1-128 input maps, 2-128 output maps, kernels 2-7, maps 3-29 wide, 10-512 neurons. Every probe
+is timed with `engine.profile_layers` (a cycle counter around each layer's forward and backward,
 training as usual) and an evaluation pass; probes are measured in rounds, each round in a new
 shuffled order, so repeats of one probe are spread over the whole calibration and slow drifts
 hit all shapes alike; the per-layer values are medians over rounds.
@@ -58,11 +59,24 @@ def _tail(rng) -> list[str]:
 def _gemm_probe(rng) -> str:
     """A direct first layer (C maps), then the probed im2col + GEMM convolution C -> M at layer 2."""
     k, c, m = int(rng.integers(2, 8)), _log_int(rng, 1, 128), _log_int(rng, 2, 128)
-    h = int(rng.integers(k + 1, 29))
+    h = _log_int(rng, k + 1, 28)  # small maps (after pooling) are common, and they carry the big-weight layers
     k1 = int(rng.integers(2, 5))
     parts = [f"1x{h + k1 - 1}x{h + k1 - 1}", f"{c}C{k1}", f"{m}C{k}"]
     pools = [s for s in (2, 3) if (h - k + 1) % s == 0]
     if pools and rng.random() < 0.7:
+        parts.append(f"MP{rng.choice(pools)}")
+    return "-".join(parts + _tail(rng))
+
+
+def _wide_probe(rng) -> str:
+    """A late, wide convolution on a small map (48-128 maps in and out, kernels 4-7): the layers
+    with the most weights per multiply-add, whose update dominates their backward."""
+    k, c, m = int(rng.integers(4, 8)), _log_int(rng, 48, 128), _log_int(rng, 48, 128)
+    h = k + int(rng.integers(1, 9))
+    k1 = int(rng.integers(2, 4))
+    parts = [f"1x{h + k1 - 1}x{h + k1 - 1}", f"{c}C{k1}", f"{m}C{k}"]
+    pools = [s for s in (2, 3) if (h - k + 1) % s == 0]
+    if pools and rng.random() < 0.6:
         parts.append(f"MP{rng.choice(pools)}")
     return "-".join(parts + _tail(rng))
 
@@ -88,7 +102,7 @@ def _full_probe(rng) -> str:
     return "-".join([f"1x{h}x{h}", *layers, "10N"])
 
 
-FAMILIES = ((_gemm_probe, 0.6), (_direct_probe, 0.25), (_full_probe, 0.15))
+FAMILIES = ((_gemm_probe, 0.5), (_wide_probe, 0.1), (_direct_probe, 0.25), (_full_probe, 0.15))
 
 
 def train_macs(spec: NetworkSpec) -> int:
