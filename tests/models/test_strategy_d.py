@@ -106,3 +106,10 @@ def test_the_xeon_phi_layer_model_predicts_any_network_flagged_as_fitted_to_3_ne
     pred = STRATEGIES["d"].predict(NET, phi, np.array([240, 3840]), 60000, 10000, 70)
     assert np.all(pred.seconds > 0) and any("fitted to 3 networks" in n for n in pred.notes)
     assert "leave-one-network-out" in phi.machine_model.fitted_to
+
+
+def test_a_feature_that_was_0_over_the_whole_grid_is_reported_not_divided_by():
+    k = KernelModel("backward:conv_gemm_dense", "linear", ("one", "macs"), (1e-7, 1e-9), 0.1, 0.1, 9,
+                    {"macs": [1e3, 1e6], "col2im": [0.0, 0.0]})
+    assert k.beyond({"macs": 1e4, "col2im": 50.0}) == ["col2im 50 where every calibrated layer had 0"]
+    assert k.beyond({"macs": 1e4, "col2im": 0.0}) == []

@@ -103,7 +103,9 @@ class KernelModel:
         for name in dict.fromkeys([*self.features, *self.ranges]):
             lo, hi = self.ranges.get(name, (None, None))
             v = f.get(name, 0.0)
-            if hi is not None and v > EXTRAPOLATION_FACTOR * hi:
+            if hi is not None and hi <= 0 < v:
+                out.append(f"{name} {v:.3g} where every calibrated layer had 0")
+            elif hi is not None and v > EXTRAPOLATION_FACTOR * hi:
                 out.append(f"{name} {v:.3g} is {v / hi:.1f}x the calibrated maximum {hi:.3g}")
             elif lo is not None and 0 < v < lo / EXTRAPOLATION_FACTOR:
                 out.append(f"{name} {v:.3g} is below the calibrated minimum {lo:.3g} / {EXTRAPOLATION_FACTOR:g}")
