@@ -20,7 +20,11 @@ def _conv_shapes(specs, path):
 def test_design_is_seeded_valid_and_cheap():
     a, b = design(60, seed=3), design(60, seed=3)
     assert [s.notation() for s in a] == [s.notation() for s in b]
-    assert len({s.notation() for s in a}) == 60 and all(train_macs(s) <= MAX_MACS for s in a)
+    assert len({s.notation() for s in a}) == len(a) >= 60 and all(train_macs(s) <= MAX_MACS for s in a)
+    from cnnperf.measure.machine import MIN_PER_PATH, PATHS, _paths
+    for n in (12, 30, 60):  # even a small grid times every kernel path
+        grid = design(n, seed=5)
+        assert all(sum(p in _paths(s) for s in grid) >= MIN_PER_PATH for p in PATHS), n
     assert [s.notation() for s in design(60, seed=4)] != [s.notation() for s in a]
 
 

@@ -110,13 +110,30 @@ def train_macs(spec: NetworkSpec) -> int:
     return sum(lp.macs_forward + lp.macs_backward for lp in layer_paths(spec))
 
 
+# every kernel path the probes can take, (direction, path), each in at least MIN_PER_PATH probes
+PATHS = (("forward", "conv_direct"), ("forward", "conv_gemm"), ("forward", "maxpool2"), ("forward", "maxpool"),
+         ("forward", "full"), ("forward", "output"), ("backward", "conv_direct_pooled"),
+         ("backward", "conv_direct_dense"), ("backward", "conv_gemm_pooled"), ("backward", "conv_gemm_dense"),
+         ("backward", "full"), ("backward", "output"), ("backward", "maxpool"))
+MIN_PER_PATH = 2
+
+
+def _paths(spec: NetworkSpec) -> set[tuple[str, str]]:
+    from cnnperf.engine.paths import layer_paths
+    return {p for lp in layer_paths(spec) for p in (("forward", lp.forward), ("backward", lp.backward))}
+
+
 def design(n: int, seed: int = 0) -> list[NetworkSpec]:
-    """`n` distinct valid probe networks drawn with `seed` (see the module docstring)."""
+    """`n` distinct valid probe networks drawn with `seed` (see the module docstring), plus as many
+    as it takes for every kernel path to appear in at least MIN_PER_PATH of them."""
     from cnnperf.errors import CnnperfError
 
     rng = np.random.default_rng([seed, 14])
     out, seen = [], set()
-    while len(out) < n:
+    counts = dict.fromkeys(PATHS, 0)
+    for _ in range(200 * n):
+        if len(out) >= n and min(counts.values()) >= MIN_PER_PATH:
+            break
         make = FAMILIES[int(rng.choice(len(FAMILIES), p=[w for _, w in FAMILIES]))][0]
         text = make(rng)
         if text in seen:
@@ -125,9 +142,14 @@ def design(n: int, seed: int = 0) -> list[NetworkSpec]:
             spec = parse_notation(text)
         except CnnperfError:
             continue
-        if train_macs(spec) <= MAX_MACS:
-            seen.add(text)
-            out.append(spec)
+        paths = _paths(spec)
+        if train_macs(spec) > MAX_MACS or (len(out) >= n and not any(counts[p] < MIN_PER_PATH for p in
+                                                                      paths & counts.keys())):
+            continue
+        seen.add(text)
+        out.append(spec)
+        for p in paths & counts.keys():
+            counts[p] += 1
     return out
 
 
