@@ -264,13 +264,18 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, y_off, dpool,
             for u in range(nv):
                 vstore8(scratch, 16 + j * stride + (ky * nv + u) * 8,
                         vmul(full if u < nv - 1 else last, vload8(W, w_off + j * KK + ky * K + 8 * u)))
-    for m in range(M):
+    for m in range(M):  # map by map, pixel by pixel: consecutive windows land on different input maps
         for q in range(Q):
             e = vsplat8(dx, dpool[U(p_off + m * Q + q)])
             base = dx_off + woff[U(m * Q + q)]
             for j in range(conn[map_start + m], conn[map_start + m + 1]):
                 o, r = base + conn[conn_in + j] * H * H, 16 + j * stride
-                for ky in range(K):  # lanes past the K taps add zeros
-                    for u in range(nv):
-                        a = o + ky * H + 8 * u
-                        vstore8(dx, a, vfma(vload8(dx, a), e, vload8(scratch, r + (ky * nv + u) * 8)))
+                if nv == 1:  # lanes past the K taps add zeros
+                    for ky in range(K):
+                        a = o + ky * H
+                        vstore8(dx, a, vfma(vload8(dx, a), e, vload8(scratch, r + ky * 8)))
+                else:
+                    for ky in range(K):
+                        for u in range(nv):
+                            a = o + ky * H + 8 * u
+                            vstore8(dx, a, vfma(vload8(dx, a), e, vload8(scratch, r + (ky * nv + u) * 8)))
