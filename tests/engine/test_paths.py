@@ -102,3 +102,13 @@ def test_a_complete_table_takes_the_dense_path():
     spec = parse_notation("1x8x8-4C3-3C3r4-MP2-3N")  # 4 of 4 input maps: every pair connected
     desc = build_layout(spec).desc
     assert by_index(spec)[2].forward == "conv_gemm" and not desc[2, TABLE]
+
+
+def test_table_block_by_hand():
+    from cnnperf.engine.layout import table_block
+    # 3 output maps of 2 input maps, 2x2 kernels: rows (0,), (0, 1), (1,) -> connections 0: (0,0) 1: (1,0) 2: (1,1) 3: (2,1)
+    block = table_block(((0,), (0, 1), (1,)), 2, 4).tolist()
+    in_start, pairs, conn_in, map_start = block[:3], block[3:11], block[11:15], block[15:]
+    assert in_start == [0, 2, 4]  # input map 0 feeds maps 0 and 1, input map 1 feeds maps 1 and 2
+    assert pairs == [0, 0, 1, 4, 1, 8, 2, 12]  # (map, weight offset j*4)
+    assert conn_in == [0, 0, 1, 1] and map_start == [0, 1, 3, 4]

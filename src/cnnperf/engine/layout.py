@@ -52,22 +52,19 @@ class Layout:
 
 def table_block(table: tuple[tuple[int, ...], ...], in_maps: int, kk: int) -> np.ndarray:
     """The int64 block the table kernels read: in_start[C+1] (connections per input map,
-    cumulative), pairs[2n] (output map, weight offset j*kk; by input map, then output map),
-    wpos[M*C] (weight offset of (m, c), -1 when unconnected), conn_in[n] (input map of
-    connection j), map_start[M+1] (connections per output map, cumulative)."""
-    M = len(table)
+    cumulative), pairs[2n] (output map, weight offset j*kk of connection j; by input map, then
+    output map), conn_in[n] (input map of connection j), map_start[M+1] (connections per output
+    map, cumulative). Connection j is output map m's k-th input map, in table order."""
     conn_in = [c for row in table for c in row]
     map_start = np.cumsum([0] + [len(row) for row in table])
-    wpos = np.full((M, in_maps), -1, dtype=np.int64)
-    by_input: list[list[int]] = [[] for _ in range(in_maps)]
-    for m in range(M):
+    by_input: list[list[tuple[int, int]]] = [[] for _ in range(in_maps)]
+    for m in range(len(table)):
         for j in range(map_start[m], map_start[m + 1]):
-            wpos[m, conn_in[j]] = j * kk
-            by_input[conn_in[j]].append(m)
-    in_start = np.cumsum([0] + [len(ms) for ms in by_input])
-    pairs = [v for c in range(in_maps) for m in by_input[c] for v in (m, wpos[m, c])]
-    return np.concatenate([in_start, np.array(pairs, dtype=np.int64).reshape(-1), wpos.ravel(),
-                           np.array(conn_in, dtype=np.int64), map_start]).astype(np.int64)
+            by_input[conn_in[j]].append((m, j * kk))
+    in_start = np.cumsum([0] + [len(entries) for entries in by_input])
+    pairs = [v for entries in by_input for pair in entries for v in pair]
+    return np.concatenate([in_start, np.array(pairs, dtype=np.int64), np.array(conn_in, dtype=np.int64),
+                           map_start]).astype(np.int64)
 
 
 def _conv_buffers(shapes, i: int, path) -> tuple[int, int]:

@@ -9,7 +9,7 @@ maps; for each, the output maps connected to it are taken four at a time and sha
 column load (4 maps x 48 pixels = 12 independent accumulators, `Vec` registers), exactly as many
 multiply-adds as connections x K*K x Pp. The connection block of a layer in `conn` (see
 `cnnperf.engine.layout.table_block`): in_start[C+1], pairs (m, j*K*K) sorted by input map,
-wpos[M*C], conn_in[n], map_start[M+1].
+conn_in[n], map_start[M+1].
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ def padded(P):
 
 @kernel
 def table_offsets(co, C, M, n):
-    """Offsets of (in_start, pairs, wpos, conn_in, map_start) in `conn` for a block at co."""
+    """Offsets of (in_start, pairs, conn_in, map_start) in `conn` for a block at co (M: maps)."""
     pairs = co + C + 1
-    wpos = pairs + 2 * n
-    conn_in = wpos + M * C
-    return co, pairs, wpos, conn_in, conn_in + n
+    conn_in = pairs + 2 * n
+    return co, pairs, conn_in, conn_in + n
 
 
 @kernel
@@ -152,7 +151,7 @@ def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_o
     `out` (M x Pp, from o_off) is scratch."""
     KK, P = K * K, O * O
     Pp = padded(P)
-    in_start, pairs, _, _, _ = table_offsets(co, C, M, n)
+    in_start, pairs, _, _ = table_offsets(co, C, M, n)
     for m in range(M):
         b = W[U(b_off + m)]
         for p in range(Pp):

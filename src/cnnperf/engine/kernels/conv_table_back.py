@@ -126,7 +126,7 @@ def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_of
     KK, O = K * K, H - K + 1
     P = O * O
     Pp = padded(P)
-    in_start, pairs, _, _, _ = table_offsets(co, C, M, n)
+    in_start, pairs, _, _ = table_offsets(co, C, M, n)
     for m in range(M):  # padded copy of the delta; bias gradient
         s = ZERO
         for p in range(P):
@@ -223,7 +223,7 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, y_off, dpool,
     KK, O = K * K, H - K + 1
     P = O * O
     nv = (K + 7) // 8  # 8-lane vectors per kernel row
-    _, _, _, conn_in, map_start = table_offsets(co, C, M, n)
+    _, _, conn_in, map_start = table_offsets(co, C, M, n)
     for m in range(M):
         for q in range(Q):
             pix = arg[U(g_off + m * Q + q)]
