@@ -1,11 +1,13 @@
 """Engine benchmark: per-image forward and train-step time per preset, GFLOP/s against this
-CPU's nominal fp32 peak, PyTorch eager (batch 1, one thread) side by side, and JIT compile
-time on a cold and a warm cache.
+CPU's nominal fp32 peak, PyTorch eager (batch 1, one thread) side by side, JIT compile time on
+a cold and a warm cache, and sparse layers against dense ones per executed multiply-add.
 
-    python benchmarks/engine.py [--nets small,medium,large] [--repeat 7] [--no-torch]
+    python benchmarks/engine.py [--nets small,medium,large] [--repeat 7] [--no-torch] [--sparse-only]
 
 Targets (issue 2, 2-core Zen 5): >= 20x / 8x / 3x PyTorch for small / medium / large;
-large train step >= 55 % of nominal fp32 peak.
+large train step >= 55 % of nominal fp32 peak. Issue 11: `medium` with random fan-in 10
+(`40C5r10`) and the LeNet-5 example within 1.3x of dense `medium`'s train-step time per
+executed multiply-add (measured interleaved, one process; medians and spread over rounds).
 """
 
 from __future__ import annotations
@@ -25,30 +27,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def executed_macs(spec) -> tuple[int, int]:
-    """Multiply-adds per image of our kernels: (forward, backward). The backward under a pooling
-    layer touches only the arg-max pixels (1 of S*S); the first layer needs no input delta."""
-    shapes = spec.shapes
-    fwd = bwd = 0
-    for i, s in enumerate(shapes[1:], start=1):
-        if not s.weights:
-            continue
-        pixels = s.size * s.size if s.kind == "conv" else 1
-        fwd += s.maps * pixels * s.fan_in
-        if s.kind == "conv" and i + 1 < len(shapes) and shapes[i + 1].kind == "maxpool":
-            pixels = shapes[i + 1].size ** 2
-        bwd += s.maps * pixels * s.fan_in * (2 if i > 1 else 1)
-    return fwd, bwd
+    """Multiply-adds per image the layers need, as our kernels execute them: (forward, backward).
+    Only connected map pairs; the backward under max pooling touches only the arg-max pixels
+    (1 of S*S); the first layer needs no input delta (cnnperf.engine.paths, useful_macs_*)."""
+    from cnnperf.engine.paths import layer_paths
+    paths = layer_paths(spec)
+    return sum(p.useful_macs_forward for p in paths), sum(p.useful_macs_backward for p in paths)
 
 
 def dense_macs(spec) -> tuple[int, int]:
     """The same counted for a dense backward (what an implementation without the pooling shortcut does)."""
-    fwd = bwd = 0
-    for i, s in enumerate(spec.shapes[1:], start=1):
-        if s.weights:
-            m = s.maps * (s.size * s.size if s.kind == "conv" else 1) * s.fan_in
-            fwd += m
-            bwd += m * (2 if i > 1 else 1)
-    return fwd, bwd
+    from cnnperf.engine.paths import layer_paths
+    paths = layer_paths(spec)
+    fwd = sum(p.useful_macs_forward for p in paths)
+    return fwd, sum(p.useful_macs_forward * (2 if p.input_delta else 1) for p in paths if p.weights)
 
 
 def nominal_peak_gflops() -> tuple[float, str]:
@@ -163,14 +155,63 @@ def compile_times() -> tuple[float, float]:
     return cold, warm
 
 
+SPARSE = {  # issue 11: sparse layers against dense medium per executed multiply-add
+    "medium": "medium",
+    "medium-r10": "1x29x29-20C4-MP2-40C5r10-MP3-150N-10N",
+    "lenet5-c3": str(Path(__file__).resolve().parents[1] / "examples" / "lenet5-c3.toml"),
+}
+
+
+def sparse_vs_dense(rounds: int, n_images: int = 200) -> None:
+    """Train-step time per executed multiply-add of the sparse networks over dense medium's, timed
+    interleaved in one process (the order rotates every round); medians and spread over rounds."""
+    from cnnperf import engine
+    from cnnperf.networks import resolve_network
+    x, y, source = images(n_images)
+    runs = {}
+    for name, net in SPARSE.items():
+        spec = resolve_network(net)
+        layout = engine.build_layout(spec)
+        w, ws = engine.init_weights(layout, 0), engine.new_workspace(layout)
+        engine.train_images(layout, w, ws, x, y, 0, n_images, 0.001)  # compile / load and warm up
+        runs[name] = (spec, layout, w, ws, sum(executed_macs(spec)))
+    names = list(runs)
+    per_image = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            _, layout, w, ws, _ = runs[name]
+            t0 = time.perf_counter()
+            engine.train_images(layout, w, ws, x, y, 0, n_images, 0.001)
+            per_image[name].append((time.perf_counter() - t0) / n_images)
+    base = np.array(per_image["medium"]) / runs["medium"][4]
+    print(f"\nsparse layers (issue 11), {rounds} interleaved rounds of {n_images} {source} images, train step:")
+    head = f"{'net':11s} {'notation':44s} {'MACs/img':>10s} {'us/img':>8s} {'ps/MAC':>7s} {'vs medium/MAC':>14s} {'spread':>13s}"
+    print(head)
+    print("-" * len(head))
+    for name in names:
+        spec, _, _, _, macs = runs[name]
+        t = np.array(per_image[name])
+        ratio = (t / macs) / base
+        verdict = "" if name == "medium" else (" ok" if np.median(ratio) <= 1.3 else " MISSED (target 1.3x)")
+        print(f"{name:11s} {spec.notation():44s} {macs:>10,} {np.median(t) * 1e6:8.1f} {np.median(t / macs) * 1e12:7.1f} "
+              f"{np.median(ratio):13.3f}x {ratio.min():6.3f}-{ratio.max():.3f}{verdict}")
+    print("MACs: multiply-adds the layers need (connected maps, arg-max pixels under max pooling), "
+          "cnnperf.engine.paths useful_macs_*; ratio per round, spread = min-max over rounds")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nets", default="small,medium,large")
     ap.add_argument("--repeat", type=int, default=7, help="repetitions; medians are reported")
+    ap.add_argument("--rounds", type=int, default=21, help="interleaved rounds of the sparse comparison")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--sparse-only", action="store_true", help="only the sparse-vs-dense comparison")
     args = ap.parse_args()
     from cnnperf.networks import preset
 
+    if args.sparse_only:
+        sparse_vs_dense(args.rounds)
+        return 0
     peak, how = nominal_peak_gflops()
     print(f"nominal fp32 peak (one core): {how}")
     print(f"our GEMM kernel alone (60x500 . 500x484): {gemm_gflops():.0f} GFLOP/s")
@@ -200,6 +241,7 @@ def main() -> int:
         print(line, flush=True)
     print(f"\nimages: {source}; GFLOP/s counts the multiply-adds our kernels execute (x2); 'dense-eq' counts a dense"
           " backward (no pooling shortcut) in the same time")
+    sparse_vs_dense(args.rounds)
     return 0
 
 

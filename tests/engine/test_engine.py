@@ -1,11 +1,13 @@
 """Engine units: layout alignment, activations, float32 vs float64, determinism, layer_params."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from cnnperf import engine
 from cnnperf.engine.kernels.activations import tanh_approx
-from cnnperf.networks import preset
+from cnnperf.networks import load_toml, preset, resolve_network
 
 
 def test_tanh_approximation_error():
@@ -26,6 +28,21 @@ def test_layout_blocks_are_64_byte_aligned_and_disjoint(net):
             assert not seen[sl].any()
             seen[sl] = True
     assert seen.sum() == preset(net).n_weights
+
+
+def test_table_layer_params_and_dense_weights():
+    spec = load_toml(EXAMPLE)
+    layout = engine.build_layout(spec)
+    w = engine.init_weights(layout, 0)
+    W, b = engine.layer_params(layout, w, 3)
+    assert W.shape == (60, 4, 4) and b.shape == (16,) and np.shares_memory(W, w)
+    dense = engine.dense_conv_weights(layout, w, 3)
+    assert dense.shape == (16, 6, 4, 4)
+    assert np.array_equal(dense[0, 1], W[1]) and np.array_equal(dense[15, 5], W[59])  # row 0 is (0, 1, 2)
+    assert not dense[0, 3:].any() and np.count_nonzero(dense.reshape(96, 16).any(axis=1)) == 60
+    # each output map's weights in +-1/sqrt(its fan-in): three inputs (48) vs six (96)
+    assert np.abs(W[:3]).max() <= np.sqrt(3 / 48) and np.abs(W[54:]).max() <= np.sqrt(3 / 96)
+    assert np.abs(W[:3]).max() > np.sqrt(3 / 96)
 
 
 def test_layer_params_torch_shapes_are_views():
@@ -53,10 +70,13 @@ def _data(n, seed=0):
     return rng.uniform(0, 1, (n, 29, 29)).astype(np.float32), rng.integers(0, 10, n)
 
 
-@pytest.mark.parametrize("net", ["small", "medium", "large"])
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lenet5-c3.toml"
+
+
+@pytest.mark.parametrize("net", ["small", "medium", "large", "lenet5-c3", "1x29x29-20C4-MP2-40C5r10-MP3-150N-10N"])
 def test_float32_matches_float64_path(net):
     """Training steps in float32 (tanh approximation) track the float64 check path."""
-    spec = preset(net)
+    spec = load_toml(EXAMPLE) if net == "lenet5-c3" else resolve_network(net)
     layout = engine.build_layout(spec)
     x, y = _data(5)
     w32 = engine.init_weights(layout, 0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cnnperf import engine
-from cnnperf.networks import NetworkSpec, parse_notation, preset
+from cnnperf.networks import AvgPool, Conv, Input, MaxPool, NetworkSpec, Output, parse_notation, preset
 
 # Tiny networks that together exercise every kernel path: direct first-layer conv under
 # pooling (sparse) and without (dense), im2col conv under pooling and dense with input
@@ -16,6 +16,37 @@ TINY = {
     "pool-after-pool": "1x9x9-2C2-MP2-MP2-4N-3N",
     "multi-map-input": "2x6x6-3C2-MP5-3N",
     "full-only": "1x4x4-6N-5N-3N",
+    # average pooling: after a direct conv and before a fully connected layer; on the image;
+    # max pooling after average pooling (dense scatter) and average after max (fused conv backward)
+    "avgpool-after-conv-before-full": "1x8x8-3C3-AP2-4N-3N",
+    "avgpool-after-gemm-conv": "1x10x10-2C2-3C3-AP7-3N",
+    "avgpool-on-image": "1x8x8-AP2-3C2-3N",
+    "maxpool-after-avgpool": "1x12x12-2C3-AP2-MP5-3N",
+    "avgpool-after-maxpool": "1x12x12-2C3-MP2-AP5-3N",
+    # random connection tables: dense delta (under average pooling) and under max pooling
+    "random-dense-dx": "1x9x9-3C2-AP2-4C3r2-4N-3N",
+    "random-pooled-dx": "1x12x12-4C3-6C3r2-MP2-5N-3N",
+}
+
+# Connection tables given explicitly: rows of different lengths, an input map no output map
+# reads, at layer 1 (no input delta) and deeper, dense delta and under max pooling.
+ROWS = ((0, 2), (1,), (0, 1, 3), (2, 3), (0,))  # 5 output maps reading 1-3 of 4 input maps
+
+
+def table_net(pool, first: bool) -> NetworkSpec:
+    """The table convolution (6x6 output) at layer 1 on a 4-map input, or at layer 2; then pooling."""
+    layers = (Input(4, 8), Conv(5, 3, "table", table=ROWS)) if first else \
+        (Input(1, 10), Conv(4, 3), Conv(5, 3, "table", table=ROWS))
+    return NetworkSpec("table", (*layers, pool(3 if pool is MaxPool else 6), Output(3)))
+
+
+TABLES = {
+    "table-layer1-pooled": table_net(MaxPool, True),
+    "table-layer1-dense": table_net(AvgPool, True),
+    "table-deep-pooled": table_net(MaxPool, False),
+    "table-deep-dense": table_net(AvgPool, False),
+    "table-unread-input": NetworkSpec("unread", (Input(1, 9), Conv(3, 2), Conv(4, 3, "table", table=((0,), (0, 1), (1,), (0, 1))),
+                                                 MaxPool(2), Output(3))),
 }
 
 
@@ -48,6 +79,37 @@ def test_tiny_networks_every_weight(name, activation):
     worst, grad = fd_check(spec)
     assert worst < 1e-5, f"{name}/{activation}: max relative FD error {worst:.2e}"
     assert np.abs(grad).max() > 0  # the check is not vacuous
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+@pytest.mark.parametrize("activation", ["scaled_tanh", "relu"])
+def test_connection_tables_every_weight(name, activation):
+    spec = TABLES[name]
+    spec = NetworkSpec(spec.name, spec.layers, activation)
+    paths = {p.index: p for p in engine.layer_paths(spec)}
+    assert any(p.forward == "conv_table" for p in paths.values())
+    worst, grad = fd_check(spec, seed=2)
+    assert worst < 1e-5, f"{name}/{activation}: max relative FD error {worst:.2e}"
+    assert np.abs(grad).max() > 0
+
+
+@pytest.mark.parametrize("notation", [
+    "1x16x16-3C3-9C5r2-AP2-3N",  # K = 5 (odd taps), 9 maps (groups of four and single maps), 100 pixels -> 112
+    "1x16x16-3C3-9C5r2-MP2-3N",  # the same under max pooling: 16-lane windows of 61 values
+    "1x20x20-2C3-3C9r1-MP2-3N",  # K = 9: two 8-lane vectors per kernel row
+    "1x12x12-3C3-7C3r2-MP2-4N-3N",  # K = 3, 64 pixels
+])
+def test_random_tables_sampled_weights(notation):
+    spec = parse_notation(notation, activation="tanh", seed=3)
+    layout = engine.build_layout(spec)
+    rng = np.random.default_rng(5)
+    indices = []
+    for i in engine.weighted_layers(layout):
+        ws, bs = layout.weight_slices(i)
+        pool = np.arange(ws.start, ws.stop)
+        indices += list(rng.choice(pool, min(60, pool.size), replace=False)) + [bs.start, bs.stop - 1]
+    worst, _ = fd_check(spec, indices, seed=1)
+    assert worst < 1e-5, f"{notation}: max relative FD error {worst:.2e}"
 
 
 def test_relu_gradient():

@@ -3,7 +3,7 @@ as the descriptor table the kernels read."""
 
 import pytest
 
-from cnnperf.engine.layout import DIRECT, POOLED, build_layout
+from cnnperf.engine.layout import DIRECT, POOLED, TABLE, build_layout
 from cnnperf.engine.paths import LayerPath, layer_paths
 from cnnperf.networks import parse_notation, preset
 
@@ -54,7 +54,8 @@ def test_first_layer_needs_no_input_delta():
 
 
 @pytest.mark.parametrize("net", ["small", "medium", "large", "1x8x8-MP2-2C3-MP2-3N", "1x7x7-2C3-3C2-MP2-5N-3N",
-                                 "2x6x6-3C2-MP5-3N", "1x10x10-2C2-3C3-2C2-MP2-3N"])
+                                 "2x6x6-3C2-MP5-3N", "1x10x10-2C2-3C3-2C2-MP2-3N", "1x12x12-4C3-6C3r2-MP2-5N-3N",
+                                 "1x9x9-3C2-AP2-4C3r2-4N-3N", "3x9x9-4C3r2-AP7-3N"])
 def test_paths_agree_with_the_descriptor_table(net):
     spec = preset(net) if "x" not in net else parse_notation(net)
     desc = build_layout(spec).desc
@@ -62,8 +63,52 @@ def test_paths_agree_with_the_descriptor_table(net):
         if p.kind == "conv":
             assert bool(desc[p.index, DIRECT]) == (p.forward == "conv_direct")
             assert bool(desc[p.index, POOLED]) == p.backward.endswith("_pooled")
+            assert bool(desc[p.index, TABLE]) == (p.forward == "conv_table")
 
 
 def test_weights_written_sum_to_the_network_weights():
     for net in ("small", "medium", "large"):
         assert sum(p.weights_written for p in layer_paths(preset(net))) == preset(net).n_weights
+
+
+def test_random_fan_in_medium_hand_checked():
+    p = by_index(parse_notation("1x29x29-20C4-MP2-40C5r10-MP3-150N-10N"))[3]
+    assert (p.forward, p.backward, p.input_delta, p.col2im) == ("conv_table", "conv_table_pooled", True, False)
+    assert (p.C, p.H, p.K, p.M, p.O, p.S, p.Q, p.F, p.connections) == (20, 13, 5, 40, 9, 3, 3, 250, 400)
+    assert p.useful_macs_forward == 400 * 25 * 81 and p.useful_macs_backward == 2 * 400 * 25 * 9
+    assert p.macs_forward == 400 * 25 * 96  # 81 pixels padded to 96 lanes
+    assert p.macs_gradient == 400 * 9 * 64  # windows of 4*13 + 5 = 57 inputs, padded to 64 lanes
+    assert p.macs_input_delta == 400 * 9 * 5 * 8  # 5 kernel rows of 8 lanes
+    assert p.col_bytes == 4 * 20 * 25 * 96 and p.weights_written == 400 * 25 + 40
+
+
+def test_lenet5_paths():
+    from pathlib import Path
+
+    from cnnperf.networks import load_toml
+    spec = load_toml(Path(__file__).resolve().parents[2] / "examples" / "lenet5-c3.toml")
+    p = by_index(spec)
+    assert [(p[i].forward, p[i].backward) for i in range(1, 8)] == [
+        ("conv_direct", "conv_direct_dense"), ("avgpool", "avgpool"), ("conv_table", "conv_table_dense"),
+        ("avgpool", "avgpool"), ("conv_gemm", "conv_gemm_dense"), ("full", "full"), ("output", "output")]
+    c3 = p[3]
+    assert (c3.connections, c3.F, c3.col2im) == (60, 6 * 16, True)
+    assert c3.useful_macs_forward == 60 * 16 * 100 and c3.macs_forward == 60 * 16 * 112
+    assert c3.macs_gradient == c3.macs_input_delta == 60 * 16 * 112 and c3.dcol_bytes == 4 * 6 * 16 * 112
+    assert by_index(parse_notation("1x8x8-AP2-3C2-3N"))[1].backward == "none"
+
+
+def test_a_complete_table_takes_the_dense_path():
+    spec = parse_notation("1x8x8-4C3-3C3r4-MP2-3N")  # 4 of 4 input maps: every pair connected
+    desc = build_layout(spec).desc
+    assert by_index(spec)[2].forward == "conv_gemm" and not desc[2, TABLE]
+
+
+def test_table_block_by_hand():
+    from cnnperf.engine.layout import table_block
+    # 3 output maps of 2 input maps, 2x2 kernels: rows (0,), (0, 1), (1,) -> connections 0: (0,0) 1: (1,0) 2: (1,1) 3: (2,1)
+    block = table_block(((0,), (0, 1), (1,)), 2, 4).tolist()
+    in_start, pairs, conn_in, map_start = block[:3], block[3:11], block[11:15], block[15:]
+    assert in_start == [0, 2, 4]  # input map 0 feeds maps 0 and 1, input map 1 feeds maps 1 and 2
+    assert pairs == [0, 0, 1, 4, 1, 8, 2, 12]  # (map, weight offset j*4)
+    assert conn_in == [0, 0, 1, 1] and map_start == [0, 1, 3, 4]

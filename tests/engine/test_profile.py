@@ -17,9 +17,11 @@ def data(spec, n, seed=0):
 
 
 @pytest.mark.parametrize("net, dtype", [("medium", np.float32), ("small", np.float64),
-                                        ("1x9x9-2C2-MP2-MP2-4N-3N", np.float32)])
+                                        ("1x9x9-2C2-MP2-MP2-4N-3N", np.float32),
+                                        ("1x29x29-20C4-MP2-40C5r10-MP3-150N-10N", np.float32),
+                                        ("1x29x29-6C4-AP2-16C4r3-AP2-120C5-84N-10N", np.float64)])
 def test_profile_trains_bit_identically_to_train_images(net, dtype):
-    spec = preset(net) if "x" not in net else parse_notation(net)
+    spec = preset(net) if "x" not in net else parse_notation(net, seed=1)
     layout = engine.build_layout(spec)
     x, y = data(spec, 40)
     w_plain, w_prof = engine.init_weights(layout, 4, dtype), engine.init_weights(layout, 4, dtype)

@@ -59,3 +59,34 @@ def test_two_input_maps_double_the_conv_multiply_adds():
     # fan_in 4 -> 8: 16 -> 32 multiply-adds forward and for the gradient; weights 5 -> 9
     assert two.layers[0].fprop - one.layers[0].fprop == 16
     assert two.layers[0].bprop - one.layers[0].bprop == 16 + 4
+
+
+def test_connection_table_counts_only_connected_maps():
+    # 2x4x4 -> 3 maps, 3x3 kernel, table [[0], [0, 1], [1]] (4 connections) -> 2x2 maps -> 2N
+    from cnnperf.networks import Conv, Input, NetworkSpec, Output
+    spec = NetworkSpec("t", (Input(2, 4), Conv(3, 3, "table", table=((0,), (0, 1), (1,))), Output(2)))
+    conv, out = count_ops(spec).layers
+    # FProp: 4 positions x 4 connections x 9 taps = 144 multiply-adds, + 12 bias adds + 12 activations
+    assert conv.fprop == 144 + 12 + 12
+    # BProp (layer 1): 144 gradient multiply-adds + 12 derivatives + 39 weight updates (36 + 3 biases)
+    assert conv.bprop == 144 + 12 + 39
+    dense = count_ops(NetworkSpec("d", (Input(2, 4), Conv(3, 3), Output(2)))).layers[0]
+    assert dense.fprop - conv.fprop == 4 * 2 * 9  # two unconnected pairs
+    assert out.fprop == 2 * 12 + 2 + 2
+
+
+def test_random_fan_in_halves_the_executed_multiply_adds_of_medium():
+    dense = count_ops(preset("medium"), executed=True).layers[2]
+    half = count_ops(parse_notation("1x29x29-20C4-MP2-40C5r10-MP3-150N-10N"), executed=True).layers[2]
+    # forward 40 x 81 x 500 -> 40 x 81 x 250; backward at 9 arg-max positions: 2 x 40 x 9 x (500 -> 250)
+    assert dense.fprop - half.fprop == 40 * 81 * 250
+    assert dense.bprop - half.bprop == 2 * 40 * 9 * 250 + 40 * 250  # and 10,000 fewer weight updates
+
+
+def test_average_pooling_counts():
+    # 1x6x6 -> 2C3 (4x4) -> AP2 (2x2): 8 pooled outputs, 3 adds + 1 scaling each; backward one per input
+    c = count_ops(parse_notation("1x6x6-2C3-AP2-3N"))
+    pool = c.layers[1]
+    assert (pool.kind, pool.fprop, pool.bprop) == ("avgpool", 8 * 4, 32)
+    assert set(c.by_type()) == {"conv", "maxpool", "avgpool", "full", "output"}
+    assert "avgpool" not in count_ops(preset("small")).by_type()  # the paper's columns stay as they were

@@ -5,7 +5,8 @@ from __future__ import annotations
 from cnnperf.networks import PRESETS, preset, resolve_network
 from cnnperf.networks.spec import NetworkSpec
 
-KIND_LABEL = {"input": "input", "conv": "convolution", "maxpool": "max pooling", "full": "fully connected", "output": "output"}
+KIND_LABEL = {"input": "input", "conv": "convolution", "maxpool": "max pooling", "avgpool": "average pooling",
+              "full": "fully connected", "output": "output"}
 
 
 def register(sub) -> None:
@@ -27,16 +28,37 @@ def register(sub) -> None:
     rnd.set_defaults(run=run_random)
 
 
+def connections(spec: NetworkSpec, index: int) -> tuple[str, str]:
+    """(connection type, fan-in) of one layer for the table: a convolution's connection type with
+    the input maps per output map (e.g. "random 10/20", "table 3-6/6"), and the inputs per neuron."""
+    s = spec.shapes[index]
+    if s.kind == "input":
+        return "-", "-"
+    if s.kind in ("maxpool", "avgpool"):
+        return "-", f"{s.fan_in:,}"
+    if s.kind != "conv":
+        return "full", f"{s.fan_in:,}"
+    in_maps, kk = spec.shapes[index - 1].maps, s.kernel * s.kernel
+    if s.connections == "full":
+        return "full", f"{s.fan_in:,}"
+    lo, hi = min(len(r) for r in s.table), max(len(r) for r in s.table)
+    maps = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    fan = f"{lo * kk:,}" if lo == hi else f"{lo * kk:,}-{hi * kk:,}"
+    return f"{s.connections} {maps}/{in_maps}", fan
+
+
 def format_table(spec: NetworkSpec) -> str:
-    rows = [("#", "layer", "maps", "map size", "kernel", "neurons", "weights")]
+    rows = [("#", "layer", "maps", "map size", "kernel", "connections", "fan-in", "neurons", "weights")]
     for s in spec.shapes:
         kernel = f"{s.kernel}x{s.kernel}" if s.kernel else "-"
-        rows.append((str(s.index), KIND_LABEL[s.kind], f"{s.maps:,}", f"{s.size}x{s.size}", kernel, f"{s.neurons:,}", f"{s.weights:,}"))
-    rows.append(("", "total", "", "", "", f"{spec.n_neurons:,}", f"{spec.n_weights:,}"))
+        rows.append((str(s.index), KIND_LABEL[s.kind], f"{s.maps:,}", f"{s.size}x{s.size}", kernel,
+                     *connections(spec, s.index), f"{s.neurons:,}", f"{s.weights:,}"))
+    rows.append(("", "total", "", "", "", "", "", f"{spec.n_neurons:,}", f"{spec.n_weights:,}"))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = [f"network {spec.name}: {spec.notation()}  (activation {spec.activation})"]
+    seed = f", seed {spec.seed}" if any(s.connections == "random" for s in spec.shapes) else ""
+    lines = [f"network {spec.name}: {spec.notation()}  (activation {spec.activation}{seed})"]
     for j, r in enumerate(rows):
-        lines.append("  ".join(v.rjust(w) if c not in (1,) else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths))))
+        lines.append("  ".join(v.ljust(w) if c in (1, 5) else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths))))
         if j == 0 or j == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -9,7 +9,8 @@ cache compile, the kernels when first touched. The API the CHAOS trainer uses:
 - `new_workspace(layout, dtype)` -> one worker's network instance (private buffers)
 - `train_images(layout, weights, ws, images, labels, lo, hi, lr)` -> (errors, loss sum)
 - `evaluate_images(layout, weights, ws, images, labels, lo, hi)` -> (errors, loss sum)
-- `forward_image`, `loss_and_gradient`, `loss_only` (float64 check path), `layer_params`
+- `forward_image`, `loss_and_gradient`, `loss_only` (float64 check path), `layer_params`,
+  `dense_conv_weights` (a table convolution as its masked dense weights)
 - `layer_paths(spec)` -> the kernel path and shape numbers per layer (pure Python)
 - `profile_layers(layout, weights, ws, images, labels, lo, hi, lr)` -> `LayerTimes` (trains as
   `train_images`, timing every layer's forward and backward with the cycle counter)
@@ -22,14 +23,14 @@ import importlib
 _HOME = {
     "Layout": "layout", "build_layout": "layout",
     "Workspace": "store", "aligned_zeros": "store", "init_weights": "store", "layer_params": "store",
-    "new_workspace": "store", "weighted_layers": "store",
+    "new_workspace": "store", "weighted_layers": "store", "dense_conv_weights": "store",
     "train_images": "api", "evaluate_images": "api", "forward_image": "api", "loss_and_gradient": "api",
     "loss_only": "api", "LayerTimes": "profile", "profile_layers": "profile",
     "LayerPath": "paths", "layer_paths": "paths",
 }
-__all__ = ["LayerPath", "LayerTimes", "Layout", "Workspace", "aligned_zeros", "build_layout", "evaluate_images",
-           "forward_image", "init_weights", "layer_params", "layer_paths", "loss_and_gradient", "loss_only",
-           "new_workspace", "profile_layers", "train_images", "weighted_layers"]
+__all__ = ["LayerPath", "LayerTimes", "Layout", "Workspace", "aligned_zeros", "build_layout", "dense_conv_weights",
+           "evaluate_images", "forward_image", "init_weights", "layer_params", "layer_paths", "loss_and_gradient",
+           "loss_only", "new_workspace", "profile_layers", "train_images", "weighted_layers"]
 
 
 def __getattr__(name: str):

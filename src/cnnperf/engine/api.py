@@ -48,7 +48,7 @@ def train_images(layout: Layout, weights, ws: Workspace, images, labels, lo: int
     _check(layout, weights, ws)
     rows = _rows(layout, images, weights.dtype)
     e, loss = _net.train_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.gout, ws.bucket,
-                                rows, _labels(layout, labels, rows, lo, hi), lo, hi,
+                                layout.conn, rows, _labels(layout, labels, rows, lo, hi), lo, hi,
                                 weights.dtype.type(lr), layout.activation, weights.dtype == np.float64, ws.rotate)
     return int(e), float(loss)
 
@@ -57,8 +57,8 @@ def evaluate_images(layout: Layout, weights, ws: Workspace, images, labels, lo: 
     """Forward only over images[lo:hi]. Returns (errors, loss sum)."""
     _check(layout, weights, ws)
     rows = _rows(layout, images, weights.dtype)
-    e, loss = _net.evaluate_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col,
-                                   rows, _labels(layout, labels, rows, lo, hi), lo, hi,
+    e, loss = _net.evaluate_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol,
+                                   layout.conn, rows, _labels(layout, labels, rows, lo, hi), lo, hi,
                                    layout.activation, weights.dtype == np.float64)
     return int(e), float(loss)
 
@@ -82,7 +82,7 @@ def loss_and_gradient(layout: Layout, weights: np.ndarray, image, label: int) ->
     ws = Workspace(base.act, base.delta, base.arg, base.col, base.dcol, base.grad, gout, base.bucket)
     rows = _rows(layout, np.asarray(image, dtype=np.float64)[None], np.float64)
     _, loss = _net.train_images(layout.desc, w, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, gout, ws.bucket,
-                                rows, _labels(layout, [label], rows, 0, 1), 0, 1, 1.0,
+                                layout.conn, rows, _labels(layout, [label], rows, 0, 1), 0, 1, 1.0,
                                 layout.activation, True, 0.0)
     return float(loss), gout
 

@@ -1,5 +1,6 @@
 """Memory layout of one network: weight offsets in the shared store, buffer offsets in a
-worker's network instance, and the per-layer descriptor table the kernels read.
+worker's network instance, the per-layer descriptor table the kernels read, and the
+connection blocks of table convolutions.
 
 Pure NumPy (no Numba): shared weights are one flat array with every layer's weight and
 bias block starting on a 64-byte boundary, so no two layers share a cache line.
@@ -12,15 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnperf.engine.kinds import ACTIVATION_IDS, KIND_IDS
-from cnnperf.engine.paths import conv_path
+from cnnperf.engine.paths import conv_path, padded
 from cnnperf.networks import NetworkSpec
 
 ALIGN_FLOATS = 16  # 64 bytes of float32
 SLACK = 16  # floats after buffers that fixed-width copies may overrun (values there are scratch)
 
 # descriptor columns
-KIND, MAPS, SIZE, IN_MAPS, IN_SIZE, KERNEL, FAN_IN, W_OFF, B_OFF, A_OFF, A_IN, ARG_OFF, POOLED, DIRECT, COL_OFF = range(15)
-N_FIELDS = 15
+(KIND, MAPS, SIZE, IN_MAPS, IN_SIZE, KERNEL, FAN_IN, W_OFF, B_OFF, A_OFF, A_IN, ARG_OFF, POOLED, DIRECT, COL_OFF,
+ N_W, TABLE, CONN_OFF, N_CONN) = range(19)
+N_FIELDS = 19
 
 
 def _align(n: int) -> int:
@@ -37,15 +39,46 @@ class Layout:
     act_size: int
     arg_size: int
     col_size: int  # im2col buffers of all conv layers (kept from forward for backward)
-    dcol_size: int  # the largest conv layer's column gradient
+    dcol_size: int  # the largest conv layer's column gradient (or a table layer's scratch)
     grad_size: int  # the largest layer's weight + bias gradient
-    bucket_size: int  # int scratch of the sparse conv backward: M*S*S + S*S + P
+    bucket_size: int  # int scratch of the sparse conv backward: M*S*S + S*S + P (table: M*Q*Q)
     activation: int
+    conn: np.ndarray  # int64 connection blocks of the table convolutions (`table_block`)
 
     def weight_slices(self, index: int) -> tuple[slice, slice]:
         d = self.desc[index]
-        n_w = int(d[MAPS]) * int(d[FAN_IN])
-        return slice(int(d[W_OFF]), int(d[W_OFF]) + n_w), slice(int(d[B_OFF]), int(d[B_OFF]) + int(d[MAPS]))
+        return slice(int(d[W_OFF]), int(d[W_OFF]) + int(d[N_W])), slice(int(d[B_OFF]), int(d[B_OFF]) + int(d[MAPS]))
+
+
+def table_block(table: tuple[tuple[int, ...], ...], in_maps: int, kk: int) -> np.ndarray:
+    """The int64 block the table kernels read: in_start[C+1] (connections per input map,
+    cumulative), pairs[2n] (output map, weight offset j*kk of connection j; by input map, then
+    output map), conn_in[n] (input map of connection j), map_start[M+1] (connections per output
+    map, cumulative). Connection j is output map m's k-th input map, in table order."""
+    conn_in = [c for row in table for c in row]
+    map_start = np.cumsum([0] + [len(row) for row in table])
+    by_input: list[list[tuple[int, int]]] = [[] for _ in range(in_maps)]
+    for m in range(len(table)):
+        for j in range(map_start[m], map_start[m + 1]):
+            by_input[conn_in[j]].append((m, j * kk))
+    in_start = np.cumsum([0] + [len(entries) for entries in by_input])
+    pairs = [v for entries in by_input for pair in entries for v in pair]
+    return np.concatenate([in_start, np.array(pairs, dtype=np.int64), np.array(conn_in, dtype=np.int64),
+                           map_start]).astype(np.int64)
+
+
+def _conv_buffers(shapes, i: int, path) -> tuple[int, int]:
+    """(floats kept in `col` from forward to backward, floats of `dcol` scratch) of conv layer i."""
+    s, prev = shapes[i], shapes[i - 1]
+    P, KK = s.size * s.size, s.kernel * s.kernel
+    if path.direct:  # the "wide" output rows of the direct convolution
+        return _align(s.maps * ((s.size - 1) * prev.size + s.size)) + SLACK, 0
+    if path.table:  # transposed im2col; scratch: padded output / delta + dcolT, or one map's windows, or kernel rows
+        Pp, rows = padded(P), s.kernel * ((s.kernel + 7) // 8) * 8
+        windows = padded((s.kernel - 1) * prev.size + s.kernel) * (max(len(r) for r in s.table) + 1)
+        return (_align(prev.maps * KK * Pp) + SLACK,
+                max(s.maps * Pp + prev.maps * KK * Pp, 16 + rows * s.connected, windows) + SLACK)
+    return _align(P * s.fan_in) + SLACK, P * s.fan_in  # im2col rows, kept from forward for backward
 
 
 def build_layout(spec: NetworkSpec) -> Layout:
@@ -54,6 +87,8 @@ def build_layout(spec: NetworkSpec) -> Layout:
     desc = np.zeros((len(shapes), N_FIELDS), dtype=np.int64)
     w_off = a_off = arg_off = 0
     col = dcol = grad = bucket = 0
+    blocks: list[np.ndarray] = []
+    n_conn = 0
     for i, s in enumerate(shapes):
         d = desc[i]
         d[KIND], d[MAPS], d[SIZE], d[KERNEL], d[FAN_IN] = KIND_IDS[s.kind], s.maps, s.size, s.kernel, s.fan_in
@@ -64,25 +99,27 @@ def build_layout(spec: NetworkSpec) -> Layout:
         prev = shapes[i - 1]
         d[IN_MAPS], d[IN_SIZE], d[A_IN] = prev.maps, prev.size, desc[i - 1][A_OFF]
         if s.weights:
-            n_w = s.maps * s.fan_in
-            d[W_OFF] = w_off
+            n_w = s.weights - s.maps
+            d[N_W], d[W_OFF] = n_w, w_off
             d[B_OFF] = w_off + _align(n_w)
             w_off = d[B_OFF] + _align(s.maps)
             grad = max(grad, _align(n_w) + _align(s.maps))
         if s.kind == "conv":
             path = conv_path(shapes, i)
-            d[DIRECT], d[POOLED] = path.direct, path.pooled
+            d[DIRECT], d[POOLED], d[TABLE] = path.direct, path.pooled, path.table
             d[COL_OFF] = col
-            if d[DIRECT]:  # the "wide" output rows of the direct convolution
-                col += _align(s.maps * ((s.size - 1) * prev.size + s.size)) + SLACK
-            else:  # im2col rows, kept from forward for backward
-                col += _align(s.size * s.size * s.fan_in) + SLACK
-                dcol = max(dcol, s.size * s.size * s.fan_in)
-            if path.pooled:
-                S = shapes[i + 1].kernel
-                bucket = max(bucket, (s.maps + 1) * S * S + s.size * s.size)
+            kept, scratch = _conv_buffers(shapes, i, path)
+            col, dcol = col + kept, max(dcol, scratch)
+            if path.table:
+                d[CONN_OFF], d[N_CONN] = n_conn, s.connected
+                blocks.append(table_block(s.table, prev.maps, s.kernel * s.kernel))
+                n_conn += len(blocks[-1])
+            if path.pooled:  # GEMM: maps bucketed per window pixel; table: window offsets of the arg-max pixels
+                S, Q = shapes[i + 1].kernel, shapes[i + 1].size
+                bucket = max(bucket, s.maps * Q * Q if path.table else (s.maps + 1) * S * S + s.size * s.size)
         if s.kind == "maxpool":
             d[ARG_OFF] = arg_off
             arg_off += _align(s.neurons)
-    return Layout(spec, desc, int(w_off), int(a_off) + SLACK, int(max(arg_off, 1)), int(max(col, 1)), int(max(dcol, 1)), int(max(grad, 1)), int(max(bucket, 1)),
-                  ACTIVATION_IDS[spec.activation])
+    conn = np.concatenate(blocks) if blocks else np.zeros(1, dtype=np.int64)
+    return Layout(spec, desc, int(w_off), int(a_off) + SLACK, int(max(arg_off, 1)), int(max(col, 1)), int(max(dcol, 1)),
+                  int(max(grad, 1)), int(max(bucket, 1)), ACTIVATION_IDS[spec.activation], conn)

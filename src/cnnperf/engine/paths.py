@@ -2,17 +2,20 @@
 numbers a per-layer cost model needs. Pure Python (no Numba, no NumPy arrays).
 
 `conv_path` is the one place that decides a convolution's kernels; `build_layout` writes its
-answer into the descriptor table (DIRECT, POOLED), `layer_paths` describes it. Sizes are
+answer into the descriptor table (DIRECT, POOLED, TABLE), `layer_paths` describes it. Sizes are
 counts per image; bytes are float32 (the training dtype).
 
 Path names. Forward: "conv_direct" (first layer on a one-map image: wide direct convolution),
-"conv_gemm" (im2col + 4x4 register-blocked GEMM), "maxpool2" (2x2, unrolled), "maxpool",
-"full", "output". Backward: "conv_direct_pooled" / "conv_direct_dense" (wide delta + long dot
-products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and input delta
-from the arg-max pixels only) / "conv_gemm_dense", "full" / "output" (input delta with the
-update fused row by row), "maxpool" (dense scatter of the delta, when its input is not a
-convolution), "fused" (max pooling after a convolution: done inside the convolution's
-backward), "none" (nothing runs: pooling on the image).
+"conv_gemm" (im2col + 4x4 register-blocked GEMM), "conv_table" (connection table: transposed
+im2col + tiled GEMM over the connected map pairs), "maxpool2" (2x2, unrolled), "maxpool",
+"avgpool", "full", "output". Backward: "conv_direct_pooled" / "conv_direct_dense" (wide delta
++ long dot products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and
+input delta from the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max
+pixels, wide windows) / "conv_table_dense", "full" / "output" (input delta with the update
+fused row by row), "maxpool" (dense scatter of the delta, when its input is not a
+convolution), "avgpool" (the delta spread over each window), "fused" (max pooling after a
+convolution: done inside the convolution's backward), "none" (nothing runs: pooling on the
+image).
 """
 
 from __future__ import annotations
@@ -27,17 +30,25 @@ FLOAT_BYTES = 4
 
 @dataclass(frozen=True)
 class ConvPath:
-    """The kernel choice of one convolution layer (the descriptor flags DIRECT, POOLED)."""
+    """The kernel choice of one convolution layer (the descriptor flags DIRECT, POOLED, TABLE)."""
 
     direct: bool  # one input map at layer 1: wide direct convolution, no im2col
     pooled: bool  # followed by max pooling: the backward visits only the arg-max pixels
+    table: bool  # a connection table that leaves some (output, input) map pairs unconnected
 
 
 def conv_path(shapes: tuple[LayerShape, ...], i: int) -> ConvPath:
     """Kernel choice of convolution layer i (the single source of truth for layout and paths)."""
-    prev = shapes[i - 1]
+    s, prev = shapes[i], shapes[i - 1]
     nxt = shapes[i + 1] if i + 1 < len(shapes) else None
-    return ConvPath(direct=i == 1 and prev.maps == 1, pooled=nxt is not None and nxt.kind == "maxpool")
+    direct = i == 1 and prev.maps == 1  # one input map: every table is complete
+    table = not direct and bool(s.table) and s.connected < s.maps * prev.maps
+    return ConvPath(direct, nxt is not None and nxt.kind == "maxpool", table)
+
+
+def padded(n: int) -> int:
+    """n rounded up to the table kernels' vector width (16 lanes)."""
+    return (n + 15) // 16 * 16
 
 
 @dataclass(frozen=True)
@@ -48,13 +59,18 @@ class LayerPath:
     K: convolution kernel or pooling size; M, O: output maps (neurons) and output map size;
     S, Q: the max pooling applied to a convolution's output (S x S windows, Q x Q pooled maps;
     0 without) or, for a pooling layer, its own window and output size; F: fan-in (inputs per
-    neuron). macs_forward / macs_gradient / macs_input_delta: multiply-adds the kernels execute
-    (the direct convolution runs over wide rows of J = (O-1)*H + O columns, so it executes
-    M*K*K*J, more than M*O*O*F; under max pooling the gradient and input delta visit Q*Q
-    arg-max pixels per map). weights_written: floats of shared weights written (the update).
-    col_bytes: the im2col matrix written forward (and read by GEMM and gradient); dcol_bytes:
-    the column gradient written backward and read by col2im (under pooling at most the rows
-    that receive a delta); wide_bytes: the direct convolution's wide rows.
+    neuron; the largest with a table); connections: connected (output, input) map pairs (M*C
+    when full). macs_forward / macs_gradient / macs_input_delta: multiply-adds the kernels
+    execute, vector lanes included (the direct convolution runs over wide rows of
+    J = (O-1)*H + O columns; the table kernels over Pp = O*O rounded up to 16 pixels, and under
+    pooling over windows of (K-1)*H + K rounded up to 16 for the gradient and K rows of 8-lane
+    vectors, ceil(K/8) per row, for the input delta); useful_macs_forward / _backward: the
+    multiply-adds the layer needs (connected maps, O*O pixels; under max pooling Q*Q arg-max
+    pixels per map; no input delta for layer 1). weights_written: floats of shared weights
+    written (the update). col_bytes: the im2col matrix written forward (transposed for a table);
+    dcol_bytes: the column gradient written backward and read by col2im (under pooling at most
+    the rows that receive a delta); wide_bytes: the direct convolution's wide rows, or a pooled
+    table layer's kernels laid out in 8-lane rows.
     """
 
     index: int
@@ -71,11 +87,14 @@ class LayerPath:
     S: int
     Q: int
     F: int
+    connections: int
     weights: int
     neurons: int
     macs_forward: int
     macs_gradient: int
     macs_input_delta: int
+    useful_macs_forward: int
+    useful_macs_backward: int
     weights_written: int
     col_bytes: int
     dcol_bytes: int
@@ -93,43 +112,56 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
     C, H, K, M, O, F = prev.maps, prev.size, s.kernel, s.maps, s.size, s.fan_in
     S = shapes[i + 1].kernel if path.pooled else 0
     Q = shapes[i + 1].size if path.pooled else 0
-    P = O * O
+    P, KK, n = O * O, K * K, s.connected
     rows = Q * Q if path.pooled else P  # pixels whose delta is non-zero
     need_dx = i > 1
+    useful_fwd = n * KK * P
+    useful_bwd = n * KK * rows * (2 if need_dx else 1)
     suffix = "pooled" if path.pooled else "dense"
+    shape = (C, H, K, M, O, S, Q, F, n, s.weights, s.neurons)
     if path.direct:
         J = (O - 1) * H + O
-        return LayerPath(i, "conv", "conv_direct", f"conv_direct_{suffix}", False, False, C, H, K, M, O, S, Q, F,
-                         s.weights, s.neurons, M * K * K * J, M * K * K * J, 0, s.weights, 0, 0, FLOAT_BYTES * M * J)
+        return LayerPath(i, "conv", "conv_direct", f"conv_direct_{suffix}", False, False, *shape, M * KK * J, M * KK * J,
+                         0, useful_fwd, useful_bwd, s.weights, 0, 0, FLOAT_BYTES * M * J)
+    if path.table:
+        Pp = padded(P)
+        if path.pooled:  # gradient: 16-lane windows of (K-1)*H + K inputs; input delta: kernel rows of 8-lane vectors
+            window, rows = padded((K - 1) * H + K), K * ((K + 7) // 8) * 8
+            return LayerPath(i, "conv", "conv_table", "conv_table_pooled", need_dx, False, *shape, n * KK * Pp,
+                             n * Q * Q * window, n * Q * Q * rows if need_dx else 0, useful_fwd, useful_bwd, s.weights,
+                             FLOAT_BYTES * C * KK * Pp, 0, FLOAT_BYTES * n * rows if need_dx else 0)
+        lanes = n * KK * Pp
+        return LayerPath(i, "conv", "conv_table", "conv_table_dense", need_dx, need_dx, *shape, lanes, lanes,
+                         lanes if need_dx else 0, useful_fwd, useful_bwd, s.weights, FLOAT_BYTES * C * KK * Pp,
+                         FLOAT_BYTES * C * KK * Pp if need_dx else 0, 0)
     dcol_rows = min(P, M * rows) if need_dx else 0
-    return LayerPath(i, "conv", "conv_gemm", f"conv_gemm_{suffix}", need_dx, need_dx, C, H, K, M, O, S, Q, F,
-                     s.weights, s.neurons, M * P * F, M * rows * F, M * rows * F if need_dx else 0, s.weights,
-                     FLOAT_BYTES * P * F, FLOAT_BYTES * dcol_rows * F, 0)
+    return LayerPath(i, "conv", "conv_gemm", f"conv_gemm_{suffix}", need_dx, need_dx, *shape, M * P * F, M * rows * F,
+                     M * rows * F if need_dx else 0, useful_fwd, useful_bwd, s.weights, FLOAT_BYTES * P * F,
+                     FLOAT_BYTES * dcol_rows * F, 0)
 
 
 def _pool(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
     s, prev = shapes[i], shapes[i - 1]
-    forward = "maxpool2" if s.kernel == 2 else "maxpool"
-    if i == 1:
-        backward = "none"
-    elif prev.kind == "conv":
-        backward = "fused"
+    if s.kind == "avgpool":
+        forward, backward = "avgpool", "avgpool" if i > 1 else "none"
     else:
-        backward = "maxpool"
+        forward = "maxpool2" if s.kernel == 2 else "maxpool"
+        backward = "none" if i == 1 else "fused" if prev.kind == "conv" else "maxpool"
     return LayerPath(i, s.kind, forward, backward, backward != "none", False, prev.maps, prev.size, s.kernel, s.maps,
-                     s.size, s.kernel, s.size, s.fan_in, 0, s.neurons, 0, 0, 0, 0, 0, 0, 0)
+                     s.size, s.kernel, s.size, s.fan_in, 0, 0, s.neurons, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
 def _full(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
     s, prev = shapes[i], shapes[i - 1]
     macs = s.maps * s.fan_in
     need_dx = i > 1
-    return LayerPath(i, s.kind, s.kind, s.kind, need_dx, False, prev.maps, prev.size, 0, s.maps, 1, 0, 0, s.fan_in,
-                     s.weights, s.neurons, macs, macs, macs if need_dx else 0, s.weights, 0, 0, 0)
+    dx = macs if need_dx else 0
+    return LayerPath(i, s.kind, s.kind, s.kind, need_dx, False, prev.maps, prev.size, 0, s.maps, 1, 0, 0, s.fan_in, 0,
+                     s.weights, s.neurons, macs, macs, dx, macs, macs + dx, s.weights, 0, 0, 0)
 
 
 def layer_paths(spec: NetworkSpec) -> tuple[LayerPath, ...]:
     """One LayerPath per layer after the input (index 1 ... L-1), in network order."""
     shapes = spec.shapes
-    make = {"conv": _conv, "maxpool": _pool, "full": _full, "output": _full}
+    make = {"conv": _conv, "maxpool": _pool, "avgpool": _pool, "full": _full, "output": _full}
     return tuple(make[s.kind](shapes, s.index) for s in shapes[1:])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnperf.engine.layout import FAN_IN, Layout
+from cnnperf.engine.layout import FAN_IN, TABLE, Layout
 
 GUARD_BYTES = 1088  # 17 cache lines: not a multiple of the 4 KiB page (no 4K aliasing between buffers)
 
@@ -54,21 +54,49 @@ def weighted_layers(layout: Layout) -> list[int]:
 
 
 def init_weights(layout: Layout, seed: int, dtype=np.float32) -> np.ndarray:
-    """Seeded uniform initialisation in +-1/sqrt(fan_in) (weights and biases; PyTorch's default range)."""
+    """Seeded uniform initialisation in +-1/sqrt(fan_in) (weights and biases; PyTorch's default
+    range); with a connection table each output map uses its own fan-in."""
     rng = np.random.default_rng(seed)
     w = aligned_zeros(layout.n_weights_padded, dtype)
     for i in weighted_layers(layout):
-        bound = np.sqrt(3.0 / float(layout.desc[i, FAN_IN]))
         ws, bs = layout.weight_slices(i)
+        if layout.desc[i, TABLE]:
+            s = layout.spec.shapes[i]
+            kk = s.kernel * s.kernel
+            bounds = np.sqrt(3.0 / np.array([len(row) * kk for row in s.table], dtype=np.float64))
+            w[ws] = rng.uniform(-1.0, 1.0, ws.stop - ws.start) * np.repeat(bounds, [len(row) * kk for row in s.table])
+            w[bs] = rng.uniform(-1.0, 1.0, bs.stop - bs.start) * bounds
+            continue
+        bound = np.sqrt(3.0 / float(layout.desc[i, FAN_IN]))
         w[ws] = rng.uniform(-bound, bound, ws.stop - ws.start)
         w[bs] = rng.uniform(-bound, bound, bs.stop - bs.start)
     return w
 
 
 def layer_params(layout: Layout, weights: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Views (W, b) of layer `index` in PyTorch's shapes: conv (M, C, K, K), full (N, F)."""
+    """Views (W, b) of layer `index` in PyTorch's shapes: conv (M, C, K, K), full (N, F); a
+    convolution with a connection table (n, K, K), one kernel per connection in table order."""
     s = layout.spec.shapes[index]
     ws, bs = layout.weight_slices(index)
     prev = layout.spec.shapes[index - 1]
-    shape = (s.maps, prev.maps, s.kernel, s.kernel) if s.kind == "conv" else (s.maps, s.fan_in)
+    if s.kind == "conv":
+        shape = (s.connected, s.kernel, s.kernel) if layout.desc[index, TABLE] else (s.maps, prev.maps, s.kernel, s.kernel)
+    else:
+        shape = (s.maps, s.fan_in)
     return weights[ws].reshape(shape), weights[bs]
+
+
+def dense_conv_weights(layout: Layout, weights: np.ndarray, index: int) -> np.ndarray:
+    """A copy of convolution `index`'s weights as (M, C, K, K), zeros where the table leaves a
+    map pair unconnected (the masked dense convolution the layer computes)."""
+    s = layout.spec.shapes[index]
+    W, _ = layer_params(layout, weights, index)
+    if not layout.desc[index, TABLE]:
+        return W.copy()
+    out = np.zeros((s.maps, layout.spec.shapes[index - 1].maps, s.kernel, s.kernel), dtype=W.dtype)
+    j = 0
+    for m, row in enumerate(s.table):
+        for c in row:
+            out[m, c] = W[j]
+            j += 1
+    return out

@@ -4,6 +4,8 @@ from cnnperf.networks.parse import load_toml, parse_notation, spec_to_toml
 from cnnperf.networks.presets import PRESETS, preset, resolve_network
 from cnnperf.networks.spec import (
     ACTIVATIONS,
+    CONNECTIONS,
+    AvgPool,
     Conv,
     Full,
     Input,
@@ -15,7 +17,9 @@ from cnnperf.networks.spec import (
 
 __all__ = [
     "ACTIVATIONS",
+    "CONNECTIONS",
     "PRESETS",
+    "AvgPool",
     "Conv",
     "Full",
     "Input",

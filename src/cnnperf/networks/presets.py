@@ -37,5 +37,5 @@ def resolve_network(net: str, activation: str | None = None) -> NetworkSpec:
             f"unknown network {net!r}; give a preset ({', '.join(PRESETS)}), a TOML file, or notation like 29x29-20C4-MP2-150N-10N"
         )
     if activation is not None and activation != spec.activation:
-        spec = NetworkSpec(spec.name, spec.layers, activation)
+        spec = NetworkSpec(spec.name, spec.layers, activation, spec.seed)
     return spec

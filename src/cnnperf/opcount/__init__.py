@@ -3,4 +3,4 @@
 from cnnperf.opcount.counts import TYPE_LABEL, TYPE_ORDER, LayerOps, OpCounts, count_ops
 from cnnperf.opcount.paper import PAPER_OPS, PAPER_TOTALS
 
-__all__ = ["LayerOps", "OpCounts", "PAPER_OPS", "PAPER_TOTALS", "TYPE_LABEL", "TYPE_ORDER", "count_ops"]
+__all__ = ["PAPER_OPS", "PAPER_TOTALS", "TYPE_LABEL", "TYPE_ORDER", "LayerOps", "OpCounts", "count_ops"]

@@ -14,29 +14,26 @@ import numpy as np
 
 from cnnperf.engine.kernels.activations import activate, scale_by_derivative
 from cnnperf.engine.kernels.base import ZERO, U, inline_kernel, kernel
-from cnnperf.engine.kernels.conv import (
-    col2im,
-    conv_backward_dense,
-    conv_backward_sparse,
-    gemm_bias_nt,
-    im2col,
-)
+from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse, gemm_bias_nt, im2col
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
     conv_grad_direct,
     wide_delta_dense,
     wide_delta_sparse,
 )
+from cnnperf.engine.kernels.conv_table import im2col_t, table_forward
+from cnnperf.engine.kernels.conv_table_back import table_backward_dense, table_backward_pooled
 from cnnperf.engine.kernels.full import full_backward, full_forward
-from cnnperf.engine.kernels.pool import maxpool_backward, maxpool_forward
+from cnnperf.engine.kernels.pool import avgpool_backward, avgpool_forward, maxpool_backward, maxpool_forward
 from cnnperf.engine.kernels.update import apply_update
-from cnnperf.engine.kinds import KIND_CONV, KIND_FULL, KIND_MAXPOOL, KIND_OUTPUT
+from cnnperf.engine.kinds import KIND_AVGPOOL, KIND_CONV, KIND_FULL, KIND_MAXPOOL, KIND_OUTPUT
 from cnnperf.engine.layout import (
     A_IN,
     A_OFF,
     ARG_OFF,
     B_OFF,
     COL_OFF,
+    CONN_OFF,
     DIRECT,
     FAN_IN,
     IN_MAPS,
@@ -44,83 +41,118 @@ from cnnperf.engine.layout import (
     KERNEL,
     KIND,
     MAPS,
+    N_CONN,
+    N_W,
     POOLED,
     SIZE,
+    TABLE,
     W_OFF,
 )
 
 
 @inline_kernel
-def forward_layer(i, desc, W, act, arg, col, act_kind, exact):
+def conv_forward_layer(i, desc, W, act, col, dcol, conn):
+    """Convolution i before its activation: direct (first layer), table, or im2col + GEMM."""
+    M, O, C, H, K, F = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
+    a_in, a_out, c_off = desc[i, A_IN], desc[i, A_OFF], desc[i, COL_OFF]
+    if desc[i, DIRECT]:
+        conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, col, c_off, act, a_out)
+    elif desc[i, TABLE]:
+        im2col_t(act, a_in, C, H, K, col, c_off)
+        table_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, C, K, O, conn, desc[i, CONN_OFF], desc[i, N_CONN], col, c_off,
+                      dcol, 0, act, a_out)
+    else:
+        im2col(act, a_in, C, H, K, col, c_off)
+        gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, c_off, O * O, act, a_out)
+
+
+@inline_kernel
+def forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact):
     """Forward of layer i (> 0): reads its input activations, writes its outputs."""
-    k, M, O, C, H, K, F = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
+    k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
     a_in, a_out = desc[i, A_IN], desc[i, A_OFF]
     if k == KIND_CONV:
-        if desc[i, DIRECT]:
-            conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, col, desc[i, COL_OFF], act, a_out)
-        else:
-            im2col(act, a_in, C, H, K, col, desc[i, COL_OFF])
-            gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, desc[i, COL_OFF], O * O, act, a_out)
+        conv_forward_layer(i, desc, W, act, col, dcol, conn)
         activate(act, a_out, a_out + M * O * O, act_kind, exact)
     elif k == KIND_MAXPOOL:
         maxpool_forward(act, a_in, M, H, K, act, a_out, arg, desc[i, ARG_OFF])
+    elif k == KIND_AVGPOOL:
+        avgpool_forward(act, a_in, M, H, K, act, a_out)
     elif k == KIND_FULL or k == KIND_OUTPUT:
-        full_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, F, act, a_in, act, a_out)
+        full_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, desc[i, FAN_IN], act, a_in, act, a_out)
         if k == KIND_FULL:
             activate(act, a_out, a_out + M, act_kind, exact)
 
 
 @inline_kernel
-def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind, rotate):
+def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, conn, act_kind, gb):
+    """Gradient of convolution i into `grad` and, except for layer 1, its input delta."""
+    M, O, C, H, K, F = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
+    a_in, a_out, w_off, c_off = desc[i, A_IN], desc[i, A_OFF], desc[i, W_OFF], desc[i, COL_OFF]
+    need_dx = i > 1
+    P = O * O
+    if desc[i, POOLED]:
+        nq = desc[i + 1, SIZE] * desc[i + 1, SIZE]
+        p_off, g_off = desc[i + 1, A_OFF], desc[i + 1, ARG_OFF]
+        if desc[i, DIRECT]:
+            wide_delta_sparse(M, O, H, nq, act, a_out, delta, p_off, arg, g_off, act_kind, col, c_off)
+            conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
+        elif desc[i, TABLE]:
+            table_backward_pooled(W, w_off, M, C, H, K, nq, conn, desc[i, CONN_OFF], desc[i, N_CONN], act, a_out, delta,
+                                  p_off, arg, g_off, act_kind, act, a_in, grad, gb, dcol, bucket, delta, a_in, need_dx)
+        else:
+            conv_backward_sparse(W, w_off, M, F, O, desc[i + 1, KERNEL], nq, act, a_out, delta, p_off, arg, g_off,
+                                 act_kind, col, c_off, grad, gb, dcol, need_dx, bucket)
+    else:
+        scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
+        if desc[i, DIRECT]:
+            wide_delta_dense(M, O, H, delta, a_out, col, c_off)
+            conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
+        elif desc[i, TABLE]:
+            table_backward_dense(W, w_off, M, C, H, K, conn, desc[i, CONN_OFF], desc[i, N_CONN], delta, a_out, col, c_off,
+                                 grad, gb, dcol, delta, a_in, need_dx)
+        else:
+            conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx)
+    if need_dx and not desc[i, DIRECT] and not desc[i, TABLE]:
+        ss = desc[i + 1, KERNEL] * desc[i + 1, KERNEL] if desc[i, POOLED] else 0
+        col2im(dcol, C, H, K, delta, a_in, bucket, M * ss + ss if desc[i, POOLED] else -1)
+
+
+@inline_kernel
+def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate):
     """Backward of layer i from its output delta: input delta (not for layer 1), then its update.
     Max pooling after a convolution is fused into the convolution's backward (nothing to do here)."""
-    k, M, O, C, H, K, F = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
+    k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
     a_in, a_out, w_off, b_off = desc[i, A_IN], desc[i, A_OFF], desc[i, W_OFF], desc[i, B_OFF]
     need_dx = i > 1
-    gb = ((M * F + 15) // 16) * 16
     if k == KIND_FULL or k == KIND_OUTPUT:
         if k == KIND_FULL:
             scale_by_derivative(delta, act, a_out, a_out + M, act_kind)
-        full_backward(W, w_off, b_off, M, F, act, a_in, delta, a_out, delta, a_in, need_dx, lr, gout, rotate)
+        full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr, gout, rotate)
     elif k == KIND_MAXPOOL:
         if need_dx and desc[i - 1, KIND] != KIND_CONV:
             maxpool_backward(delta, a_out, M, O, arg, desc[i, ARG_OFF], H, delta, a_in)
+    elif k == KIND_AVGPOOL:
+        if need_dx:
+            avgpool_backward(delta, a_out, M, O, K, delta, a_in)
     elif k == KIND_CONV:
-        P = O * O
-        if desc[i, POOLED]:
-            nq = desc[i + 1, SIZE] * desc[i + 1, SIZE]
-            p_off, g_off = desc[i + 1, A_OFF], desc[i + 1, ARG_OFF]
-            if desc[i, DIRECT]:
-                wide_delta_sparse(M, O, H, nq, act, a_out, delta, p_off, arg, g_off, act_kind, col, desc[i, COL_OFF])
-                conv_grad_direct(M, K, H, O, act, a_in, col, desc[i, COL_OFF], grad, gb)
-            else:
-                conv_backward_sparse(W, w_off, M, F, O, desc[i + 1, KERNEL], nq, act, a_out, delta, p_off, arg, g_off,
-                                     act_kind, col, desc[i, COL_OFF], grad, gb, dcol, need_dx, bucket)
-        else:
-            scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
-            if desc[i, DIRECT]:
-                wide_delta_dense(M, O, H, delta, a_out, col, desc[i, COL_OFF])
-                conv_grad_direct(M, K, H, O, act, a_in, col, desc[i, COL_OFF], grad, gb)
-            else:
-                conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, desc[i, COL_OFF], grad, gb, dcol, need_dx)
-        if need_dx and not desc[i, DIRECT]:
-            ss = desc[i + 1, KERNEL] * desc[i + 1, KERNEL] if desc[i, POOLED] else 0
-            col2im(dcol, C, H, K, delta, a_in, bucket, M * ss + ss if desc[i, POOLED] else -1)
-        apply_update(W, w_off, b_off, M * F, M, grad, gb, lr, gout, rotate)
+        gb = ((desc[i, N_W] + 15) // 16) * 16
+        conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, conn, act_kind, gb)
+        apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate)
 
 
 @kernel
-def forward(desc, W, act, arg, col, act_kind, exact):
+def forward(desc, W, act, arg, col, dcol, conn, act_kind, exact):
     """Forward pass; act[0:n_in] holds the image, the output layer's logits end in act."""
     for i in range(1, desc.shape[0]):
-        forward_layer(i, desc, W, act, arg, col, act_kind, exact)
+        forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact)
 
 
 @kernel
-def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind, rotate):
+def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate):
     """Back-propagate from the output delta, updating each layer's weights right after it."""
     for i in range(desc.shape[0] - 1, 0, -1):
-        backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind, rotate)
+        backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate)
 
 
 @kernel
@@ -157,32 +189,32 @@ def output_loss(desc, act, delta, labels, n):
 
 
 @kernel
-def image_loss(desc, W, act, delta, arg, col, images, labels, n, act_kind, exact):
+def image_loss(desc, W, act, delta, arg, col, dcol, conn, images, labels, n, act_kind, exact):
     """Forward image n and put the output delta in place. Returns (loss, class)."""
     load_image(act, images, n)
-    forward(desc, W, act, arg, col, act_kind, exact)
+    forward(desc, W, act, arg, col, dcol, conn, act_kind, exact)
     return output_loss(desc, act, delta, labels, n)
 
 
 @kernel
-def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, images, labels, lo, hi, lr, act_kind, exact,
-                 rotate):
+def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, images, labels, lo, hi, lr, act_kind,
+                 exact, rotate):
     """Per-image SGD over images[lo:hi] (rows are flattened images). Returns (errors, loss sum)."""
     errors, loss = 0, 0.0
     for n in range(lo, hi):
-        lo_n, pred = image_loss(desc, W, act, delta, arg, col, images, labels, n, act_kind, exact)
+        lo_n, pred = image_loss(desc, W, act, delta, arg, col, dcol, conn, images, labels, n, act_kind, exact)
         loss += lo_n
         errors += pred != labels[n]
-        backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, lr, act_kind, rotate)
+        backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate)
     return errors, loss
 
 
 @kernel
-def evaluate_images(desc, W, act, delta, arg, col, images, labels, lo, hi, act_kind, exact):
+def evaluate_images(desc, W, act, delta, arg, col, dcol, conn, images, labels, lo, hi, act_kind, exact):
     """Forward only over images[lo:hi]. Returns (errors, loss sum)."""
     errors, loss = 0, 0.0
     for n in range(lo, hi):
-        lo_n, pred = image_loss(desc, W, act, delta, arg, col, images, labels, n, act_kind, exact)
+        lo_n, pred = image_loss(desc, W, act, delta, arg, col, dcol, conn, images, labels, n, act_kind, exact)
         loss += lo_n
         errors += pred != labels[n]
     return errors, loss

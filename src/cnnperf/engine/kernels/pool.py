@@ -1,5 +1,6 @@
-"""Non-overlapping pooling kernels (the backward of max pooling after a convolution is fused
-into the convolution's backward: `conv_backward_sparse`, `wide_delta_sparse`)."""
+"""Non-overlapping max and average pooling (the backward of max pooling after a convolution is
+fused into the convolution's backward: `conv_backward_sparse`, `wide_delta_sparse`,
+`table_backward_pooled`)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,33 @@ def maxpool_backward(dout, o_off, M, Q, arg, g_off, H, dx, dx_off):
     for m in range(M):
         for q in range(Q * Q):
             dx[U(dx_off + m * H * H + arg[U(g_off + m * Q * Q + q)])] += dout[o_off + m * Q * Q + q]
+
+
+@kernel
+def avgpool_forward(x, x_off, M, H, S, out, o_off):
+    """Non-overlapping S x S average pooling."""
+    Q = H // S
+    for m in range(M):
+        base = x_off + m * H * H
+        for qy in range(Q):
+            for qx in range(Q):
+                i0 = base + qy * S * H + qx * S
+                s = x[U(i0)] - x[U(i0)]
+                for dy in range(S):
+                    for dx in range(S):
+                        s += x[U(i0 + dy * H + dx)]
+                out[U(o_off + m * Q * Q + qy * Q + qx)] = s / (S * S)
+
+
+@kernel
+def avgpool_backward(dout, o_off, M, Q, S, dx, dx_off):
+    """dx[m, y, x] = dout[m, y // S, x // S] / (S*S) (every input pixel written once)."""
+    H = Q * S
+    for m in range(M):
+        for qy in range(Q):
+            for qx in range(Q):
+                g = dout[U(o_off + m * Q * Q + qy * Q + qx)] / (S * S)
+                i0 = dx_off + m * H * H + qy * S * H + qx * S
+                for dy in range(S):
+                    for ddx in range(S):
+                        dx[U(i0 + dy * H + ddx)] = g
