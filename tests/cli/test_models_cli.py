@@ -145,3 +145,11 @@ def test_reproduce_json_reports_the_medium_anomaly_and_table_xi_factor(tmp_path)
     checked = [c for c in doc["cells"] if c["table"] in ("X", "XI")]
     assert len(checked) == 42 and max(abs(c["diff"]) for c in checked) <= 0.1
     assert 1.0015 < doc["table_xi_factor"] < 1.0025
+
+
+def test_count_of_the_lenet5_example_with_average_pooling_and_a_table(capsys):
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[2] / "examples" / "lenet5-c3.toml"
+    assert main(["count", "--net", str(example)]) == 0
+    text = capsys.readouterr().out
+    assert "average pooling" in text and "only for the presets" in text

@@ -52,6 +52,13 @@ def features(direction: str, lp: LayerPath, lanes: int) -> dict[str, float]:
         rem = ((M % 4) * P + (M - M % 4) * (P % 4)) * F
         f.update(macs=M * P * F, macs_vec=M * P * _vec(F, lanes), outputs=M * P, col=P * F, segments=P * C * K,
                  rem_macs=rem)
+    elif path == "conv_table":
+        f.update(macs=lp.macs_forward, outputs=M * P, col=lp.col_bytes // FLOAT_BYTES, pairs=lp.connections * P)
+    elif path.startswith("conv_table"):
+        rows = Q * Q if path.endswith("pooled") else P
+        f.update(macs=lp.macs_gradient + lp.macs_input_delta, weights=lp.weights_written,
+                 dcol=lp.dcol_bytes // FLOAT_BYTES, pixels=M * rows, outputs=M * P,
+                 col2im=(C * H * H if lp.input_delta else 0))
     elif path.startswith("conv_gemm"):
         rows = Q * Q if path.endswith("pooled") else P
         dcol = lp.dcol_bytes // FLOAT_BYTES

@@ -3,8 +3,9 @@ designed grid of layer shapes, once per machine, then fit `hardware.machine_mode
 
 The grid is made of small probe networks (`design`), each exercising a few kernel paths in
 their real context: a first-layer direct convolution, an im2col + GEMM convolution at layer 2
-(so it computes its input delta; a tenth of them wide convolutions on small maps, the layers
-with the most weights), max pooling after it or not, fully connected layers, the output.
+(so it computes its input delta; a quarter with random fan-in, i.e. the connection-table
+kernels; a tenth of them wide convolutions on small maps, the layers with the most weights),
+max or average pooling after it or not, fully connected layers, the output.
 Shapes are drawn (seeded) log-uniformly over what MNIST-scale CNNs use, their ends included:
 1-128 input maps, 2-128 output maps, kernels 2-7, maps 3-29 wide, 10-512 neurons. Every probe
 is timed with `engine.profile_layers` (a cycle counter around each layer's forward and backward,
@@ -61,10 +62,13 @@ def _gemm_probe(rng) -> str:
     k, c, m = int(rng.integers(2, 8)), _log_int(rng, 1, 128), _log_int(rng, 2, 128)
     h = _log_int(rng, k + 1, 28)  # small maps (after pooling) are common, and they carry the big-weight layers
     k1 = int(rng.integers(2, 5))
-    parts = [f"1x{h + k1 - 1}x{h + k1 - 1}", f"{c}C{k1}", f"{m}C{k}"]
+    conv = f"{m}C{k}"
+    if c >= 2 and rng.random() < 0.25:  # random fan-in: the connection-table kernels
+        conv += f"r{int(rng.integers(1, c))}"
+    parts = [f"1x{h + k1 - 1}x{h + k1 - 1}", f"{c}C{k1}", conv]
     pools = [s for s in (2, 3) if (h - k + 1) % s == 0]
     if pools and rng.random() < 0.7:
-        parts.append(f"MP{rng.choice(pools)}")
+        parts.append(f"{'AP' if rng.random() < 0.2 else 'MP'}{rng.choice(pools)}")
     return "-".join(parts + _tail(rng))
 
 
@@ -111,11 +115,12 @@ def train_macs(spec: NetworkSpec) -> int:
 
 
 # every kernel path the probes can take, (direction, path), each in at least MIN_PER_PATH probes
-PATHS = (("forward", "conv_direct"), ("forward", "conv_gemm"), ("forward", "maxpool2"), ("forward", "maxpool"),
-         ("forward", "full"), ("forward", "output"), ("backward", "conv_direct_pooled"),
-         ("backward", "conv_direct_dense"), ("backward", "conv_gemm_pooled"), ("backward", "conv_gemm_dense"),
-         ("backward", "full"), ("backward", "output"), ("backward", "maxpool"))
-MIN_PER_PATH = 2
+PATHS = (("forward", "conv_direct"), ("forward", "conv_gemm"), ("forward", "conv_table"), ("forward", "maxpool2"),
+         ("forward", "maxpool"), ("forward", "avgpool"), ("forward", "full"), ("forward", "output"),
+         ("backward", "conv_direct_pooled"), ("backward", "conv_direct_dense"), ("backward", "conv_gemm_pooled"),
+         ("backward", "conv_gemm_dense"), ("backward", "conv_table_pooled"), ("backward", "conv_table_dense"),
+         ("backward", "full"), ("backward", "output"), ("backward", "maxpool"), ("backward", "avgpool"))
+MIN_PER_PATH = 5  # enough points for a cross-validated choice of form
 
 
 def _paths(spec: NetworkSpec) -> set[tuple[str, str]]:

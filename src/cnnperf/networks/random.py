@@ -4,8 +4,10 @@ The generator (`random_networks(seed, count)`), documented so that anyone can re
 - input 1x29x29 (MNIST padded, NOTES.md);
 - 1 to 3 convolution stages while the map is at least 6 wide: a convolution (maps drawn
   log-uniformly, 2-32 in the first stage, then 1-4x the previous stage's maps, at most 128;
-  kernel 2-7, smaller than the map), then with probability 0.7 a max pooling whose size (2, 3
-  or 4) divides the convolution's output;
+  kernel 2-7, smaller than the map; after the first stage, with probability 0.2, random
+  fan-in: each map connected to a uniformly drawn 1 .. maps-1 of the input maps), then with
+  probability 0.7 a pooling (average with probability 0.2, else max) whose size (2, 3 or 4)
+  divides the convolution's output;
 - 0 to 2 fully connected layers of 10-300 neurons (log-uniform), then the 10-neuron output;
 - a network whose train step needs more than `max_macs` multiply-adds (forward + backward as
   the engine executes them) or that already appeared is drawn again.
@@ -36,12 +38,13 @@ def _draw(rng) -> str:
             break
         m = _log_int(rng, 2, 32) if stage == 0 else min(128, _log_int(rng, maps, 4 * maps))
         k = int(rng.integers(2, min(7, size - 1) + 1))
-        parts.append(f"{m}C{k}")
+        sparse = stage > 0 and maps >= 2 and rng.random() < 0.2
+        parts.append(f"{m}C{k}" + (f"r{int(rng.integers(1, maps))}" if sparse else ""))
         size, maps = size - k + 1, m
         pools = [s for s in (2, 3, 4) if size % s == 0 and size // s >= 1]
         if pools and rng.random() < 0.7:
             s = int(rng.choice(pools))
-            parts.append(f"MP{s}")
+            parts.append(f"{'AP' if rng.random() < 0.2 else 'MP'}{s}")
             size //= s
     for _ in range(int(rng.integers(0, 3))):
         parts.append(f"{_log_int(rng, 10, 300)}N")
@@ -61,7 +64,8 @@ def executed_macs(spec: NetworkSpec) -> int:
         back = positions
         if s.kind == "conv" and i + 1 < len(shapes) and shapes[i + 1].kind == "maxpool":
             back = shapes[i + 1].size ** 2
-        macs += s.maps * s.fan_in * (positions + back * (2 if i > 1 else 1))
+        taps = s.weights - s.maps  # multiply-adds per position: the connected inputs of every neuron
+        macs += taps * (positions + back * (2 if i > 1 else 1))
     return macs
 
 

@@ -7,7 +7,7 @@ from cnnperf.hardware import HardwareProfile
 from cnnperf.models import STRATEGIES, Prediction
 from cnnperf.opcount import PAPER_OPS, PAPER_TOTALS, TYPE_LABEL, OpCounts
 
-KIND_LABEL = {"conv": "convolution", "maxpool": "max pooling", "full": "fully connected", "output": "output"}
+KIND_LABEL = TYPE_LABEL  # one label per layer kind (opcount owns the list)
 
 
 def table(rows: list[tuple], right: set[int] | None = None) -> str:
@@ -71,9 +71,10 @@ def format_counts(counts: OpCounts, notation: str) -> str:
     lines.append("per layer type (paper Tables VII, VIII; the paper's 'fully connected' includes the output layer)")
     rows = [("type", "FProp ours", "FProp paper", "ratio", "BProp ours", "BProp paper", "ratio")]
     merged = {"conv": by_type["conv"], "maxpool": by_type["maxpool"],
+              **({"avgpool": by_type["avgpool"]} if "avgpool" in by_type else {}),
               "full": tuple(a + b for a, b in zip(by_type["full"], by_type["output"]))}
     for kind, (f, b) in merged.items():
-        if paper:
+        if paper and kind in paper:
             pf, pb = paper[kind]
             rows.append((TYPE_LABEL[kind], f"{f:,}", f"{pf:,.0f}", f"{f / pf:.2f}", f"{b:,}", f"{pb:,.0f}",
                          f"{b / pb:.2f}"))
