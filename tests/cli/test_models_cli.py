@@ -87,7 +87,7 @@ def test_cold_start_imports_no_numba():
     ("t_prep_s = 12.56\n", "", "missing key 't_prep_s'"),
     ("t_fprop_s = 1.45e-3", "t_fprop_ms = 1.45", "wrong unit"),
     ("t_bprop_s = 5.3e-3", "t_bprop_s = -5.3e-3", "must be positive"),
-    ("schema_version = 1", "schema_version = 2", "unknown schema_version 2"),
+    ("schema_version = 1", "schema_version = 3", "unknown schema_version 3"),
 ])
 @pytest.mark.parametrize("verb", [["profile", "show"], ["predict", "--profile"]])
 def test_bad_profile_one_line_exit_2(phi_variant, old, new, needle, verb):

@@ -1,0 +1,70 @@
+"""Robust statistics for timings on a shared machine, where the noise is one-sided and
+bimodal (interference only slows a region: a quiet mode plus stretches 30-40 % slower).
+
+A mean or a coefficient of variation misleads on such data. cnnperf estimates the quiet mode
+by the median after rejecting outliers with the MAD rule (modified z-score > 3.5, Iglewicz &
+Hoaglin 1993), states the precision of that median by a distribution-free confidence interval
+(order statistics, exact binomial), and describes the machine's noise by quantiles, which
+may be as asymmetric as the data are."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+MAD_Z = 3.5  # modified z-score beyond which a sample is an outlier (Iglewicz & Hoaglin)
+MAD_FLOOR = 1e-3  # relative floor of the MAD: timings never repeat exactly; avoids rejecting all but ties
+CI_LEVEL = 0.95  # confidence level of the median's interval
+
+
+def mad_keep(x: Sequence[float]) -> np.ndarray:
+    """Mask of the samples the MAD rule keeps: |0.6745 (x - median) / MAD| <= 3.5."""
+    x = np.asarray(x, dtype=float)
+    med = float(np.median(x))
+    mad = max(float(np.median(np.abs(x - med))), MAD_FLOOR * abs(med), 1e-300)
+    return np.abs(0.6745 * (x - med) / mad) <= MAD_Z
+
+
+def median_ci(x: Sequence[float], level: float = CI_LEVEL) -> tuple[float, float, float]:
+    """Distribution-free interval of the median: order statistics x_(j), x_(n+1-j) with the
+    largest j whose exact binomial coverage 1 - 2 P(Bin(n, 1/2) < j) is >= `level`. With too
+    few samples for `level` (n < 6 at 95 %) it is [min, max]. Returns (low, high, coverage)."""
+    s = np.sort(np.asarray(x, dtype=float))
+    n = len(s)
+    if n == 0:
+        raise ValueError("no samples")
+    j, tail = 1, 0.5 ** n  # tail = P(Bin(n, 1/2) < j) for j = 1
+    while True:
+        nxt = tail + math.comb(n, j) * 0.5 ** n  # P(Bin < j + 1)
+        if j + 1 > (n + 1) // 2 or 1 - 2 * nxt < level:
+            break
+        j, tail = j + 1, nxt
+    return float(s[j - 1]), float(s[n - j]), float(max(0.0, 1 - 2 * tail))
+
+
+def quantiles(x: Sequence[float], levels: Sequence[float]) -> np.ndarray:
+    return np.quantile(np.asarray(x, dtype=float), np.asarray(levels, dtype=float))
+
+
+def window_quantiles(durations: Sequence[float], factors: Sequence[float], window_s: float,
+                     levels: Sequence[float], starts: int = 200) -> np.ndarray:
+    """Quantiles of the time-averaged slow-down factor over windows of `window_s` seconds.
+
+    The regions (durations, each with its factor = time / quiet-mode time) are laid end to end
+    in the order they ran; a run of length D on this machine is slowed by the average factor
+    over the D seconds it runs. Windows start at `starts` evenly spaced points. A window
+    longer than a quarter of the series is held at a quarter (at least four independent
+    windows: the series cannot say less about long runs than that)."""
+    d = np.asarray(durations, dtype=float)
+    f = np.asarray(factors, dtype=float)
+    edges = np.concatenate([[0.0], np.cumsum(d)])
+    area = np.concatenate([[0.0], np.cumsum(d * f)])
+    total = edges[-1]
+    w = min(window_s, total / 4)
+    if w <= 0:
+        return np.full(len(levels), 1.0)
+    t0 = np.linspace(0.0, total - w, starts)
+    avg = (np.interp(t0 + w, edges, area) - np.interp(t0, edges, area)) / w
+    return quantiles(avg, levels)
