@@ -91,15 +91,17 @@ def strategies_for(net: str | NetworkSpec, prof: str | Path | HardwareProfile, s
 def predict(net: str | NetworkSpec, prof: str | Path | HardwareProfile = "xeon-phi-7120p", strategy: str | None = None,
             threads: Sequence[int] | int = DEFAULT_THREADS, images: int = 60000, test_images: int = 10000,
             epochs: int | None = None, ranks: int = 1, ranks_per_node: int = 1,
-            sync_every: int | None = None) -> Prediction:
+            sync_every: int | None = None, interval: float | None = 0.9) -> Prediction:
     """Predicted seconds of CHAOS training (paper Tables V, VI and cnnperf's strategies) for every
     thread count. `strategy=None`: `cnnperf.models.DEFAULT_STRATEGY`, the paper's measured-times
     model. `epochs=None`: the profile's epochs for that network (as the paper). `ranks > 1`:
-    R MPI ranks x `threads` each, plus the communication term (needs the profile's [network])."""
+    R MPI ranks x `threads` each, plus the communication term (needs the profile's [network]).
+    `interval`: the level of the prediction interval (`seconds_low`, `seconds_high`; None: none)."""
     import numpy as np
 
     from cnnperf.errors import CnnperfError
     from cnnperf.models import DEFAULT_STRATEGY, STRATEGIES
+    from cnnperf.models.intervals import check_level, entries_of, predict_single, with_interval
 
     hp = profile(prof)
     spec = target(net, hp)
@@ -113,14 +115,19 @@ def predict(net: str | NetworkSpec, prof: str | Path | HardwareProfile = "xeon-p
         raise CnnperfError(f"give between 1 and {MAX_POINTS:,} thread counts, got {p.size:,}")
     if epochs is None:
         epochs = _default_epochs(spec, hp)
+    if interval is not None:
+        check_level(interval)
     if ranks == 1 and ranks_per_node == 1 and sync_every is None:
-        return model.predict(spec, hp, p, images, test_images, epochs)
+        return predict_single(model, spec, hp, p, images, test_images, epochs, interval)
     from cnnperf.models.comm import predict_distributed
 
     params = hp.params_for(spec)
     n_weights = spec.n_weights if not isinstance(spec, str) else network(params.notation or spec).n_weights
-    return predict_distributed(model, params, hp, p, ranks, images, test_images, epochs,
-                               n_weights=n_weights, sync_every=sync_every, ranks_per_node=ranks_per_node)
+
+    def run(h: HardwareProfile) -> Prediction:
+        return predict_distributed(model, h.params_for(spec), h, p, ranks, images, test_images, epochs,
+                                   n_weights=n_weights, sync_every=sync_every, ranks_per_node=ranks_per_node)
+    return with_interval(run(hp), run, hp, interval, entries_of(spec, hp))
 
 
 def _default_epochs(spec: str | NetworkSpec, hp: HardwareProfile) -> int:

@@ -142,3 +142,23 @@ def test_reproduce_json_reports_the_medium_anomaly_and_table_xi_factor(tmp_path)
     checked = [c for c in doc["cells"] if c["table"] in ("X", "XI")]
     assert len(checked) == 42 and max(abs(c["diff"]) for c in checked) <= 0.1
     assert 1.0015 < doc["table_xi_factor"] < 1.0025
+
+
+def test_predict_shows_and_writes_the_interval(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert main(["predict", "--net", "medium", "--strategy", "b", "--threads", "240,480", "--interval", "0.8",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "+-% (80%)" in text and "Table IX" in text and "+-12" in text  # 1.2816 * sqrt(pi/2) * 7.48 % = 12 %
+    for r in json.loads(out.read_text())["predictions"]:
+        assert r["interval_level"] == 0.8 and r["seconds_low"] < r["seconds"] < r["seconds_high"]
+    r = run_cli("predict", "--interval", "1.5")
+    assert r.returncode == 2 and "--interval" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_implausible_predictions_are_marked_not_printed_plainly(capsys):
+    """The paper's rules hold CPI beyond the hardware threads: at 3,840 threads (b) predicts more
+    speed-up than the 244 hardware threads allow; the row is marked and explained."""
+    assert main(["predict", "--net", "medium", "--strategy", "b", "--threads", "240,3840"]) == 0
+    text = capsys.readouterr().out
+    assert "! p = 3,840: implausible" in text and "! p = 240" not in text
