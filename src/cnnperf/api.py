@@ -154,8 +154,11 @@ def reproduce(prof: str | Path | HardwareProfile = "xeon-phi-7120p") -> Reproduc
 def calibrate(out: str | Path, nets: str | Sequence[str] = ("small", "medium", "large"),
               threads: Sequence[int] = CALIBRATION_THREADS, quick: bool = False, repeats: int = 5,
               reference_threads: int | None = None, log: Callable[[str], None] | None = None,
-              progress: Callable[[str], None] | None = None) -> HardwareProfile:
-    """Measure this machine into a profile written (atomically) to `out`; resumable."""
+              progress: Callable[[str], None] | None = None, budget_minutes: float | None = None,
+              target_rel_ci: float = 0.03) -> HardwareProfile:
+    """Measure this machine into a profile written (atomically) to `out`; resumable. Every region
+    is measured by the protocol (interleaved blocks, drift probe) until its median's 95 % interval
+    is within `target_rel_ci` or `budget_minutes` of measuring are spent."""
     from cnnperf.errors import CnnperfError
     from cnnperf.fileio import check_writable
     from cnnperf.measure.calibrate import CalibrationConfig
@@ -164,9 +167,14 @@ def calibrate(out: str | Path, nets: str | Sequence[str] = ("small", "medium", "
     check_writable(out)
     if not threads:
         raise CnnperfError("the thread list is empty; give e.g. 1,2,4")
+    if budget_minutes is not None and not budget_minutes > 0:
+        raise CnnperfError(f"the budget must be a positive number of minutes, got {budget_minutes!r}")
+    if not 0 < target_rel_ci < 1:
+        raise CnnperfError(f"the interval target must be between 0 and 1 (e.g. 0.03), got {target_rel_ci!r}")
     names = tuple(n.strip() for n in nets.split(",") if n.strip()) if isinstance(nets, str) else tuple(nets)
     networks(names)  # every name resolves before any measuring starts
-    config = CalibrationConfig(names, tuple(threads), quick, repeats, reference_threads)
+    config = CalibrationConfig(names, tuple(threads), quick, repeats, reference_threads,
+                               None if budget_minutes is None else 60.0 * budget_minutes, target_rel_ci)
     return _calibrate(config, out, log or (lambda m: None), progress)
 
 
