@@ -197,25 +197,28 @@ def validate(prof: str | Path | HardwareProfile, nets: str | Sequence[str] = ("s
              threads: Sequence[int] = CALIBRATION_THREADS, epochs: int = 1, images: int = 10000,
              test_images: int = 2000, repeat: int = 3, out: str | Path = "validation", data: str | Path | None = None,
              fit_threads: Sequence[int] | None = None, reuse: str | Path | None = None,
-             log: Callable[[str], None] | None = None, progress: Callable[[str], None] | None = None
-             ) -> ValidationResult:
-    """Train every (network, p) `repeat` times, predict the same runs with every strategy, and
-    write results.json, results.csv, one PNG per network, report.md (and a profile with the
-    empirical fits) to `out`. `fit_threads`: fit contention and the empirical strategies there
-    only (the other thread counts test the extrapolation). `reuse`: analyse stored runs."""
+             log: Callable[[str], None] | None = None, progress: Callable[[str], None] | None = None,
+             interval: float | None = 0.9, seed: int = 0) -> ValidationResult:
+    """Train every (network, p) `repeat` times (seeded, interleaved order), predict the same runs
+    with every strategy, and write results.json, results.csv, one PNG per network, report.md (and
+    a profile with the empirical fits) to `out`. `fit_threads`: fit contention and the empirical
+    strategies there only (the other thread counts test the extrapolation). `reuse`: analyse
+    stored runs. `interval`: level of the prediction intervals whose coverage is reported."""
     from dataclasses import replace
 
     from cnnperf.hardware.topology import machine_mismatch
+    from cnnperf.models.intervals import check_level
     from cnnperf.report.outputs import write_validation
     from cnnperf.validation.pipeline import ValidationRequest, measure_and_analyse
     from cnnperf.validation.sweep import SweepConfig
 
     names = tuple(n.strip() for n in nets.split(",") if n.strip()) if isinstance(nets, str) else tuple(nets)
     hp = profile(prof)
-    sweep = SweepConfig(names, tuple(threads), epochs, images, test_images, repeat)
+    sweep = SweepConfig(names, tuple(threads), epochs, images, test_images, repeat, seed)
     request = ValidationRequest(hp, sweep, Path(out), None if data is None else str(data),
                                 None if fit_threads is None else tuple(fit_threads),
-                                None if reuse is None else Path(reuse))
+                                None if reuse is None else Path(reuse),
+                                None if interval is None else check_level(interval))
     warnings = tuple(machine_mismatch(hp))
     for w in warnings:
         (log or (lambda m: None))(f"warning: {w}")

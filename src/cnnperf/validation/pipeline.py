@@ -22,6 +22,7 @@ class ValidationRequest:
     data: str | None = None
     fit_threads: tuple[int, ...] | None = None  # fit here, test on the other thread counts
     reuse: Path | None = None  # analyse the runs stored in this directory instead of training
+    interval: float | None = 0.9  # level of the prediction intervals (None: none)
 
 
 def _check(request: ValidationRequest) -> None:
@@ -58,4 +59,4 @@ def measure_and_analyse(request: ValidationRequest, log: Callable[[str], None],
         data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
         runs = run_sweep(config, data, out, log, progress)
     measured = medians(runs)
-    return analyse(request.profile, config, measured, request.fit_threads), runs, measured
+    return analyse(request.profile, config, measured, request.fit_threads, request.interval), runs, measured
