@@ -101,7 +101,7 @@ def predict(net: str | NetworkSpec, prof: str | Path | HardwareProfile = "xeon-p
 
     from cnnperf.errors import CnnperfError
     from cnnperf.models import DEFAULT_STRATEGY, STRATEGIES
-    from cnnperf.models.intervals import check_level, entries_of, predict_single, with_interval
+    from cnnperf.models.intervals import check_level, entries_of, model_discrepancy, predict_single, with_interval
 
     hp = profile(prof)
     spec = target(net, hp)
@@ -127,7 +127,8 @@ def predict(net: str | NetworkSpec, prof: str | Path | HardwareProfile = "xeon-p
     def run(h: HardwareProfile) -> Prediction:
         return predict_distributed(model, h.params_for(spec), h, p, ranks, images, test_images, epochs,
                                    n_weights=n_weights, sync_every=sync_every, ranks_per_node=ranks_per_node)
-    return with_interval(run(hp), run, hp, interval, entries_of(spec, hp))
+    return with_interval(run(hp), run, hp, interval, entries_of(spec, hp),
+                         model_error=model_discrepancy(model, spec, hp))
 
 
 def _default_epochs(spec: str | NetworkSpec, hp: HardwareProfile) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from cnnperf.errors import CnnperfError
 from cnnperf.hardware import SCHEMA_VERSION, load_profile, profile_to_toml, save_profile
-from cnnperf.hardware.profile import Noise, Spread
+from cnnperf.hardware.profile import Noise, ReferenceRuns, Spread
 from cnnperf.hardware.toml_io import resolve_profile_path
 
 PHI = load_profile("xeon-phi-7120p")
@@ -66,7 +66,9 @@ def v2_profile():
     c = dataclasses.replace(n.contention, spread=tuple(_spread(s, samples=0 if k == 0 else 7)
                                                        for k, s in enumerate(n.contention.seconds)))
     entry = dataclasses.replace(n, contention=c, uncertainty={"t_fprop_s": _spread(n.t_fprop_s),
-                                                              "t_bprop_s": _spread(n.t_bprop_s, 0.05)})
+                                                              "t_bprop_s": _spread(n.t_bprop_s, 0.05)},
+                                reference_runs=ReferenceRuns((1, 2), (30.0, 16.0), 6000, 1200, 1,
+                                                             (_spread(30.0), _spread(16.0))))
     noise = Noise((0.1, 1.0, 10.0), (0.0, 0.05, 0.5, 0.95, 1.0),
                   ((0.95, 0.98, 1.0, 1.3, 1.4), (0.97, 0.99, 1.01, 1.2, 1.3), (0.99, 1.0, 1.02, 1.1, 1.15)),
                   region_drift=0.3, probe_drift=0.2, duration_s=120.0, regions=300, probe="numpy sort")
@@ -95,6 +97,7 @@ def test_schema_2_round_trip_keeps_every_uncertainty(tmp_path):
     assert set(small["uncertainty"]["t_fprop_s"]) == {"ci_low", "ci_high", "low", "high", "samples"}
     assert small["memory_contention"]["samples"][0] == 0 and len(small["memory_contention"]["ci_low"]) == 11
     assert doc["noise"]["factors"][0] == [0.95, 0.98, 1.0, 1.3, 1.4] and doc["cpi"]["samples"] == [0, 0, 9, 9]
+    assert small["reference_runs"]["seconds"] == [30.0, 16.0] and small["reference_runs"]["samples"] == [9, 9]
 
 
 @pytest.mark.parametrize("edit,needle", [
@@ -105,6 +108,8 @@ def test_schema_2_round_trip_keeps_every_uncertainty(tmp_path):
     (lambda d: d["networks"]["small"]["memory_contention"].update(samples=[1, 2]), "'samples' must be a list of 11"),
     (lambda d: d["networks"]["small"]["uncertainty"]["t_bprop_s"].update(samples=2.5), "'samples' must be an integer"),
     (lambda d: d["noise"].update(factors=[[1.0]]), "one list per window"),
+    (lambda d: d["networks"]["small"]["reference_runs"].update(seconds=[1.0]), "need the same length"),
+    (lambda d: d["networks"]["small"]["reference_runs"].pop("images"), "missing key 'images'"),
     (lambda d: d["noise"].update(levels=[0.5, 0.1, 0.9, 0.95, 1.0]), "must increase"),
     (lambda d: d.update(schema_version=True), "unknown schema_version"),
 ])

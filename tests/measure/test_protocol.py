@@ -114,7 +114,7 @@ def test_slow_drift_is_normalised_out_by_the_probe():
     def run():
         return 0.5 * drift[state["i"]]  # the same drift as the probe just before
 
-    out = measure([Task("t", run, per=10)], min_blocks=12, max_blocks=12, probe=probe)
+    out = measure([Task("t", run, per=10)], min_blocks=12, max_blocks=12, probe=probe, probe_every_s=0)
     e = out["t"]
     quiet = np.median(drift[1:state["i"] + 1])  # every probe drew the next drift value
     assert e.normalised and e.value == pytest.approx(0.05 * quiet, rel=0.01) and e.rel_ci < 0.01

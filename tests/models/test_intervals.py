@@ -120,3 +120,24 @@ def test_implausible_predictions_are_flagged():
     assert flags[:2] == ("", "") and "beyond the slicing factor 2" in flags[2]
     fast = dataclasses.replace(pred, terms={k: v * np.array([1, 0.1, 1]) for k, v in pred.terms.items()})
     assert "more than linear" in plausibility(fast, one, profile.hardware_threads).flags[1]
+
+
+def test_the_model_error_measured_on_real_runs_widens_the_interval_lognormally():
+    """Reference runs measured 1.25x and 0.8x what (b) predicts: sigma = RMS log ratio = log 1.25;
+    with no other uncertainty the 90 % interval is the prediction x exp(+-1.645 sigma)."""
+    from cnnperf.hardware.profile import ReferenceRuns
+    from cnnperf.models.intervals import model_discrepancy
+    model = STRATEGIES["b"]
+    n = PHI.networks["small"]
+    p = np.array([1.0, 60.0])
+    truth = model.predict(n, PHI, p, 6000, 1200, 1).seconds * np.array([1.25, 0.8])
+    entry = dataclasses.replace(n, reference_runs=ReferenceRuns((1, 60), tuple(truth), 6000, 1200, 1))
+    profile = dataclasses.replace(PHI, source="synthetic", networks={"small": entry})
+    sigma, runs = model_discrepancy(model, "small", profile)
+    assert runs == 2 and sigma == pytest.approx(math.log(1.25))
+    pred = cnnperf.predict("small", profile, "b", threads=[30], epochs=1)
+    k = 200  # the default number of draws; the quantile of the lognormal within its Monte Carlo error
+    se = math.sqrt(0.05 * 0.95 / k) / (math.exp(-Z90 ** 2 / 2) / math.sqrt(2 * math.pi))
+    assert abs(math.log(pred.seconds_high[0] / pred.seconds[0]) - Z90 * sigma) <= 4 * se * sigma
+    assert abs(math.log(pred.seconds[0] / pred.seconds_low[0]) - Z90 * sigma) <= 4 * se * sigma
+    assert "model error on the calibration's 2 real runs" in pred.notes[-1]

@@ -133,6 +133,7 @@ class NetworkParams:
     empirical: dict = table(default_factory=dict, compare=False)  # strategy (c) fit, if any
     # schema 2: the Spread of each measured number, keyed by its field name (t_fprop_s, ...)
     uncertainty: dict[str, Spread] = field(default_factory=dict, metadata={"toml": "uncertainty"})
+    reference_runs: ReferenceRuns | None = field(default=None, metadata={"toml": "reference_runs"})
 
     def sample(self, rng: np.random.Generator) -> NetworkParams:
         """A copy with each measured value drawn from its stored distribution: the numbers with a
@@ -162,10 +163,10 @@ def _mvn(mean, cov, rng: np.random.Generator) -> np.ndarray:
 @dataclass(frozen=True)
 class Noise:
     """The machine's noise measured during calibration (schema 2, `[noise]`). `factors[w][q]`:
-    the quantile `levels[q]` of the slow-down (time over quiet-mode time) averaged over a run of
-    `window_s[w]` seconds; beyond the last window the last row holds. `region_drift` and
-    `probe_drift`: the 95th percentile of single timed regions and of the drift probe over
-    their quiet modes, minus 1."""
+    the quantile `levels[q]` of the slow-down (wall time over quiet-mode time) of a run that
+    needs `window_s[w]` seconds on the quiet machine; beyond the last window the last row
+    holds. `region_drift` and `probe_drift`: the 95th percentile of single timed regions and of
+    the drift probe over their quiet modes, minus 1."""
 
     window_s: tuple[float, ...]
     levels: tuple[float, ...]
@@ -189,6 +190,21 @@ class Noise:
         w = (u - levels[i]) / (levels[i + 1] - levels[i])
         out = q[:, i] * (1 - w) + q[:, i + 1] * w  # (rows, K)
         return out.T.reshape((len(u), *np.shape(seconds)))
+
+
+@dataclass(frozen=True)
+class ReferenceRuns:
+    """Real whole training runs the calibration timed (schema 2, `[networks.NAME.reference_runs]`):
+    1 epoch of `images` training and `test_images` test images at each thread count, median
+    seconds with their Spreads. Every strategy's prediction of these runs is its measured model
+    error on this machine (`cnnperf.models.intervals.model_discrepancy`)."""
+
+    threads: tuple[int, ...]
+    seconds: tuple[float, ...]
+    images: int
+    test_images: int
+    epochs: int = 1
+    spread: tuple[Spread, ...] = ()
 
 
 def machine_key(kind: type = float, **kw) -> Any:

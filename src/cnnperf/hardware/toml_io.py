@@ -18,7 +18,15 @@ import tomli_w
 
 from cnnperf.errors import CnnperfError
 from cnnperf.fileio import atomic_write_text
-from cnnperf.hardware.profile import OVERSUBSCRIPTION, Contention, HardwareProfile, NetworkParams, Noise, Spread
+from cnnperf.hardware.profile import (
+    OVERSUBSCRIPTION,
+    Contention,
+    HardwareProfile,
+    NetworkParams,
+    Noise,
+    ReferenceRuns,
+    Spread,
+)
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -209,7 +217,21 @@ def _network(name: str, t) -> NetworkParams:
             values[f.name] = _str_table(t[f.name], f"{where}.{f.name}")
         elif how == "uncertainty" and f.name in t:
             values[f.name] = _uncertainty(t[f.name], where)
+        elif how == "reference_runs" and f.name in t:
+            values[f.name] = _reference_runs(t[f.name], f"{where}.reference_runs")
     return NetworkParams(**values)
+
+
+def _reference_runs(t, where: str) -> ReferenceRuns:
+    if not isinstance(t, dict):
+        raise CnnperfError(f"{where} must be a table (threads, seconds, images, test_images, epochs)")
+    threads = _list(t, "threads", where, _positive_int, "positive integers")
+    seconds = _list(t, "seconds", where, lambda v: _nonneg_number(v) and v > 0, "positive seconds")
+    if len(threads) != len(seconds) or threads != sorted(set(threads)):
+        raise CnnperfError(f"{where}: threads (increasing) and seconds need the same length")
+    sizes = {k: _number(t, k, int, where, k == "test_images") for k in ("images", "test_images", "epochs")}
+    return ReferenceRuns(tuple(threads), tuple(float(v) for v in seconds), spread=_spread_rows(t, len(threads), where),
+                         **sizes)
 
 
 def _cpi(doc: dict) -> dict[int, float]:
@@ -319,6 +341,9 @@ def _network_to_dict(n: NetworkParams) -> dict:
             entry[f.name] = dict(value)
         elif how == "uncertainty" and value:
             entry[f.name] = {k: asdict(s) for k, s in value.items()}
+        elif how == "reference_runs" and value is not None:
+            entry[f.name] = {"threads": list(value.threads), "seconds": list(value.seconds), "images": value.images,
+                             "test_images": value.test_images, "epochs": value.epochs, **_spread_lists(value.spread)}
     return entry
 
 

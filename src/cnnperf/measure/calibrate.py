@@ -23,19 +23,21 @@ import numpy as np
 
 from cnnperf.fileio import ResumableState
 from cnnperf.hardware import HardwareProfile, NetworkParams, save_profile
-from cnnperf.hardware.profile import Contention, Noise, Spread
+from cnnperf.hardware.profile import Contention, Noise, ReferenceRuns, Spread
 from cnnperf.hardware.topology import MachineInfo, core_siblings, detect_machine
 from cnnperf.measure.protocol import Estimates, measure
 from cnnperf.measure.quantities import fit_operation_factor, operation_factor_from
 from cnnperf.measure.robust import derive
-from cnnperf.measure.tasks import NetworkBench, cpi_tasks
+from cnnperf.measure.tasks import NetworkBench, cpi_tasks, pilot_images
 from cnnperf.networks import resolve_network
 from cnnperf.opcount import count_ops
 
 __all__ = ["CalibrationConfig", "calibrate", "fit_operation_factor", "noise_line"]
 PAPER_EPOCHS = {"small": 70, "medium": 70, "large": 15}
-# images per timed region: long enough for >= ~0.1 s on a current core
+# images per timed region of the presets: long enough for >= ~0.1 s on a current core; other
+# networks get theirs from a pilot region on this machine (REGION_S)
 TIMING_IMAGES = {"small": 3000, "medium": 600, "large": 240}
+REGION_S = 0.1
 Log = Callable[[str], None]
 
 
@@ -51,8 +53,9 @@ class CalibrationConfig:
     max_blocks: int | None = None  # default: 8 with quick, else 20
     seed: int = 0  # of the interleaved order
 
-    def images(self, net: str) -> int:
-        n = TIMING_IMAGES.get(net, 300)
+    def images(self, net: str, pilot: int | None = None) -> int:
+        """Images per timed region: the preset's, else `pilot` (the count a pilot region found)."""
+        n = TIMING_IMAGES.get(net, pilot or 300)
         return max(20, n // 4) if self.quick else n
 
     @property
@@ -82,7 +85,8 @@ def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
     p_ref = config.reference_threads or machine.cores
     siblings = core_siblings(0)
     smt = machine.threads_per_core > 1 and len(siblings) > 1
-    est = _measure(config, specs, state, hw, p_ref, siblings if smt and state.get("cpi") is None else [],
+    sizes = {spec.name: _images(spec, config, state) for spec in specs}
+    est = _measure(config, specs, sizes, state, hw, p_ref, siblings if smt and state.get("cpi") is None else [],
                    log, progress)
     if est is not None:
         state.put("noise", _noise_dict(est.noise()))
@@ -98,7 +102,7 @@ def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
                            oversubscription="time-slicing")
     networks = {}
     for spec in specs:
-        params = _network(spec, config, state, est, base, hw, p_ref, log)
+        params = _network(spec, sizes[spec.name], config, state, est, base, hw, p_ref, log)
         networks[params.name] = params
     detected = {"model_name": machine.model_name, "logical_cpus": machine.logical_cpus,
                 "sources": dict(machine.sources), "date": time.strftime("%Y-%m-%d"), "quick": config.quick}
@@ -115,19 +119,30 @@ def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
     return profile
 
 
-def _measure(config: CalibrationConfig, specs, state: ResumableState, hw: int, p_ref: int, cpi_siblings: list[int],
-             log: Log, progress) -> Estimates | None:
+def _images(spec, config: CalibrationConfig, state: ResumableState) -> int:
+    """Images per timed region of `spec` (a preset's, or from a pilot region, saved as a step)."""
+    if spec.name in TIMING_IMAGES:
+        return config.images(spec.name)
+    key = f"{spec.name}/images"
+    if state.get(key) is None:
+        state.put(key, pilot_images(spec, REGION_S))
+    return config.images(spec.name, state.get(key))
+
+
+def _measure(config: CalibrationConfig, specs, sizes: dict, state: ResumableState, hw: int, p_ref: int,
+             cpi_siblings: list[int], log: Log, progress) -> Estimates | None:
     """Every region whose step is not saved yet, by the protocol (one interleaved measurement)."""
     benches, tasks = [], []
     if cpi_siblings:
-        tasks += cpi_tasks(specs[0], cpi_siblings, config.images(specs[0].name) // 2)
+        tasks += cpi_tasks(specs[0], cpi_siblings, sizes[specs[0].name] // 2)
     for spec in specs:
-        want = {k: state.get(f"{spec.name}/{k}") is None for k in ("times", "prep", "operation_factor")}
+        want = {k: state.get(f"{spec.name}/{k}") is None for k in ("times", "prep")}
         team = tuple(p for p in config.threads if p > 1 and state.get(f"{spec.name}/contention/{p}") is None)
-        if any(want.values()) or team:
-            bench = NetworkBench(spec, config.images(spec.name), tuple(config.threads), hw, p_ref)
+        runs = _run_threads(config, p_ref) if state.get(f"{spec.name}/runs") is None else ()
+        if any(want.values()) or team or runs:
+            bench = NetworkBench(spec, sizes[spec.name], tuple(config.threads), hw)
             benches.append(bench)
-            tasks += bench.tasks(want, team)
+            tasks += bench.tasks(want, team, runs)
     if not tasks:
         return None
     try:
@@ -137,6 +152,11 @@ def _measure(config: CalibrationConfig, specs, state: ResumableState, hw: int, p
     finally:
         for bench in benches:
             bench.close()
+
+
+def _run_threads(config: CalibrationConfig, p_ref: int) -> tuple[int, ...]:
+    """The thread counts of the reference runs: the calibrated ones and the reference thread count."""
+    return tuple(sorted(set(config.threads) | {p_ref}))
 
 
 def _cpi_step(est: Estimates, siblings: list[int]) -> dict:
@@ -165,9 +185,9 @@ def _put(state: ResumableState, key: str, make) -> dict:
     return state.get(key)
 
 
-def _network(spec, config: CalibrationConfig, state: ResumableState, est: Estimates | None, base: HardwareProfile,
-             hw: int, p_ref: int, log: Log) -> NetworkParams:
-    name, n = spec.name, config.images(spec.name)
+def _network(spec, n: int, config: CalibrationConfig, state: ResumableState, est: Estimates | None,
+             base: HardwareProfile, hw: int, p_ref: int, log: Log) -> NetworkParams:
+    name = spec.name
     times = _put(state, f"{name}/times", lambda: _times(est, name))
     prep = _put(state, f"{name}/prep", lambda: {"t_prep_s": est[f"{name}/prep"].value,
                                                  "src": est[f"{name}/prep"].describe(),
@@ -183,7 +203,8 @@ def _network(spec, config: CalibrationConfig, state: ResumableState, est: Estima
                            prep_ops=float(counts.prep(p_ref)), fprop_ops=float(counts.fprop),
                            bprop_ops=float(counts.bprop), t_prep_s=prep["t_prep_s"], t_fprop_s=times["t_fprop_s"],
                            t_bprop_s=times["t_bprop_s"], contention=contention, notation=spec.notation())
-    of = _put(state, f"{name}/operation_factor", lambda: _operation_factor(est, spec, params, base, p_ref, 2 * n))
+    runs = _put(state, f"{name}/runs", lambda: _runs(est, name, _run_threads(config, p_ref), 2 * n))
+    of = _put(state, f"{name}/operation_factor", lambda: _operation_factor(runs, params, base, p_ref))
     sources = {"t_fprop_s": times["src_f"], "t_bprop_s": "train step minus forward; train step " + times["src_t"],
                "t_prep_s": prep["src"], "operation_factor": of["src"],
                "fprop_ops": "cnnperf count --executed", "bprop_ops": "cnnperf count --executed",
@@ -193,12 +214,15 @@ def _network(spec, config: CalibrationConfig, state: ResumableState, est: Estima
                                                            ("t_bprop_s", times, "spread_b"),
                                                            ("t_prep_s", prep, "spread"),
                                                            ("operation_factor", of, "spread")) if s in step}
+    reference = ReferenceRuns(tuple(runs["threads"]), tuple(runs["seconds"]), runs["images"], runs["test_images"], 1,
+                              tuple(Spread(**v) for v in runs["spread"]))
     for line in (f"{k}: {v}" for k, v in sources.items() if "noisy" in v or "short" in v):
         log(f"warning: {name} {line}")
     log(f"{name}: TFprop {times['t_fprop_s'] * 1e6:.1f} us, TBprop {times['t_bprop_s'] * 1e6:.1f} us, "
         f"TPrep {prep['t_prep_s'] * 1e3:.2f} ms, OF {of['operation_factor']:.3g}, MC " +
         ", ".join(f"{p}: {v['seconds'] * 1e6:.2f} us" for p, v in rows))
-    return replace(params, operation_factor=of["operation_factor"], sources=sources, uncertainty=uncertainty)
+    return replace(params, operation_factor=of["operation_factor"], sources=sources, uncertainty=uncertainty,
+                   reference_runs=reference)
 
 
 def _times(est: Estimates, name: str) -> dict:
@@ -224,19 +248,31 @@ def _contention(est: Estimates, name: str, p: int, hw: int) -> dict:
             "spread": asdict(derive(lambda w, t: w / s - t, [team, train], max(0.0, mc)))}
 
 
-def _operation_factor(est: Estimates, spec, params: NetworkParams, base: HardwareProfile, p_ref: int, n: int) -> dict:
-    run = est[f"{spec.name}/run"]
-    of = float(operation_factor_from(params, base, p_ref, n, run.value))
-    return {"operation_factor": of, "spread": asdict(derive(
-        lambda t: operation_factor_from(params, base, p_ref, n, t), [run], of)),
-        "src": f"fitted to a 1-epoch run of {n} images at p = {p_ref}: measured {run.value:.6g} s ({run.describe()})"}
+def _runs(est: Estimates, name: str, threads: tuple[int, ...], n: int) -> dict:
+    """The reference runs (1 epoch of n training and n // 5 test images at each p) as a step."""
+    runs = [est[f"{name}/run/{p}"] for p in threads]
+    return {"threads": list(threads), "seconds": [r.value for r in runs], "images": n, "test_images": n // 5,
+            "spread": [asdict(r.spread()) for r in runs], "src": [r.describe() for r in runs]}
+
+
+def _operation_factor(runs: dict, params: NetworkParams, base: HardwareProfile, p_ref: int) -> dict:
+    """OF from the reference run at p_ref; affine in the run's seconds, so its Spread maps directly."""
+    k = runs["threads"].index(p_ref)
+    t, n = runs["seconds"][k], runs["images"]
+    of = float(operation_factor_from(params, base, p_ref, n, t))
+    sp = runs.get("spread", [None] * len(runs["threads"]))[k]
+    spread = None if sp is None else {key: max(0.0, float(operation_factor_from(params, base, p_ref, n, v))) if
+                                      key != "samples" else v for key, v in sp.items()}
+    src = runs.get("src", ["saved"] * len(runs["threads"]))[k]
+    return {"operation_factor": of, **({"spread": spread} if spread else {}),
+            "src": f"fitted to a 1-epoch run of {n} images at p = {p_ref}: measured {t:.6g} s ({src})"}
 
 
 def noise_line(profile: HardwareProfile, level: float = 0.9, images: int = 10000, test_images: int = 2000) -> str:
     """One line on the machine's noise during calibration and what it means for predictions: the
     median over networks and calibrated p of the intervals of the default strategy for one epoch."""
     from cnnperf.models import DEFAULT_STRATEGY, STRATEGIES
-    from cnnperf.models.intervals import with_interval
+    from cnnperf.models.intervals import model_discrepancy, with_interval
 
     if profile.noise is None:
         return "machine noise: not measured (profile without [noise]; calibrate again with this cnnperf)"
@@ -245,7 +281,7 @@ def noise_line(profile: HardwareProfile, level: float = 0.9, images: int = 10000
         p = np.array(entry.contention.threads)
         pred = model.predict(entry.name, profile, p, images, test_images, 1)
         pred = with_interval(pred, lambda h, e=entry, p=p: model.predict(e.name, h, p, images, test_images, 1),
-                             profile, level, [entry.name])
+                             profile, level, [entry.name], model_error=model_discrepancy(model, entry.name, profile))
         if pred.seconds_low is not None:
             lows += list(1 - pred.seconds_low / pred.seconds)
             highs += list(pred.seconds_high / pred.seconds - 1)

@@ -5,9 +5,9 @@ noise as a first-class input; so does this).
 - Every `Task` (one timed configuration) is measured in several independent blocks spread
   over the whole run: round r times every unfinished task once, in an order drawn from
   `seed` and r (never one task's repeats back to back).
-- A fixed drift probe (`Probe`: NumPy sorts, engine-independent) is timed before every block
-  and once at the end, so slow drifts are measured, reported, and normalised out where that
-  narrows a task's interval.
+- A fixed drift probe (`Probe`: NumPy sorts, engine-independent) is timed between blocks (at
+  most every 50 ms) and once at the end, so slow drifts are measured, reported, and normalised
+  out where that narrows a task's interval.
 - The estimate is the median of the samples the MAD rule keeps (the quiet mode of one-sided,
   bimodal noise), with a distribution-free 95 % interval (`robust.median_ci`).
 - Repeats adapt: a task is done when its relative interval is below `target_rel_ci`; the run
@@ -35,6 +35,7 @@ MIN_REGION_S = 1e-3  # timed regions shorter than this are flagged (timer resolu
 NORMALISE_GAIN = 0.8  # probe normalisation is used when it narrows the interval below 0.8x
 NOISE_LEVELS = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 NOISE_WINDOWS_S = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)
+PROBE_EVERY_S = 0.05  # the probe runs before a block if the last probe is older (bounds its cost for short regions)
 SAVE_EVERY_S = 2.0  # state writes at most this often (and always at the end or on an interruption)
 Log = Callable[[str], None]
 
@@ -169,8 +170,8 @@ class Estimates(dict):
     def noise(self) -> Noise:
         """The machine's noise during this run, as the profile stores it (`[noise]`)."""
         d, f = self.region_factors()
-        total = float(d.sum())
-        windows = [w for w in NOISE_WINDOWS_S if w <= max(total / 4, NOISE_WINDOWS_S[0])]
+        quiet = float((d / f).sum())  # the regions' work in quiet-machine seconds
+        windows = [w for w in NOISE_WINDOWS_S if w <= max(quiet / 4, NOISE_WINDOWS_S[0])]
         factors = tuple(tuple(float(v) for v in window_quantiles(d, f, w, NOISE_LEVELS)) for w in windows)
         probes = np.array([s for _, s in self.probes])
         q = self.quiet_probe()
@@ -187,8 +188,9 @@ def _quiet(samples) -> float:
 def measure(tasks: Sequence[Task], *, min_blocks: int = 3, max_blocks: int = 20, target_rel_ci: float = 0.03,
             budget_s: float | None = None, probe: Callable[[], float] | None = None, seed: int = 0,
             state: ResumableState | None = None, state_key: str = "protocol", log: Log = lambda m: None,
-            progress: Callable[[str], None] | None = None) -> Estimates:
-    """Measure every task by the protocol (module docstring); returns {key: Estimate}."""
+            progress: Callable[[str], None] | None = None, probe_every_s: float = PROBE_EVERY_S) -> Estimates:
+    """Measure every task by the protocol (module docstring); returns {key: Estimate}. The probe
+    runs before a block when the last one is `probe_every_s` old (0: before every block)."""
     by_key = {t.key: t for t in tasks}
     if len(by_key) != len(tasks) or not tasks:
         raise ValueError("measure needs at least one task and unique task keys")
@@ -213,7 +215,8 @@ def measure(tasks: Sequence[Task], *, min_blocks: int = 3, max_blocks: int = 20,
                     continue  # done in this round before an interruption, or the budget is spent
                 if progress:
                     progress(f"round {r + 1}: {k}")
-                rec.probes.append((now(), probe()))
+                if not rec.probes or now() - rec.probes[-1][0] >= probe_every_s:
+                    rec.probes.append((now(), probe()))
                 t0 = now()
                 rec.blocks[k].append((t0, float(by_key[k].run()), len(rec.probes) - 1))
                 previous = k
@@ -237,7 +240,7 @@ def measure(tasks: Sequence[Task], *, min_blocks: int = 3, max_blocks: int = 20,
 
 
 class _Record:
-    """The blocks measured so far ([start, seconds, index of the probe before]), the probes
+    """The blocks measured so far ([start, seconds, index of the last probe before]), the probes
     ([time, seconds]), finished rounds and elapsed protocol time; saved in a ResumableState."""
 
     def __init__(self, keys: list[str], doc: dict | None):
@@ -255,7 +258,7 @@ class _Record:
                         "probes": [list(p) for p in self.probes], "rounds": self.rounds, "elapsed": elapsed})
 
     def probe_at(self, k: str) -> list[float]:
-        """The probe beside each block of task k: the mean of the probes before and after it."""
+        """The probe beside each block of task k: the mean of the last probe before and the next after it."""
         n = len(self.probes)
         return [0.5 * (self.probes[i][1] + self.probes[min(i + 1, n - 1)][1]) for _, _, i in self.blocks[k]]
 

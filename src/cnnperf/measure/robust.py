@@ -50,24 +50,24 @@ def quantiles(x: Sequence[float], levels: Sequence[float]) -> np.ndarray:
 
 def window_quantiles(durations: Sequence[float], factors: Sequence[float], window_s: float,
                      levels: Sequence[float], starts: int = 200) -> np.ndarray:
-    """Quantiles of the time-averaged slow-down factor over windows of `window_s` seconds.
+    """Quantiles of the slow-down of a run that needs `window_s` seconds on the quiet machine.
 
-    The regions (durations, each with its factor = time / quiet-mode time) are laid end to end
-    in the order they ran; a run of length D on this machine is slowed by the average factor
-    over the D seconds it runs. Windows start at `starts` evenly spaced points. A window
-    longer than a quarter of the series is held at a quarter (at least four independent
-    windows: the series cannot say less about long runs than that)."""
+    The regions (wall seconds, each with its factor = wall time / quiet-mode time) are laid end
+    to end in the order they ran; a run starting at wall time t has done its quiet-time work
+    `window_s` when the regions after t have done that much, and its slow-down is the wall time
+    it took over `window_s`. Runs start at `starts` evenly spaced points. A window longer than a
+    quarter of the series' quiet time is held at a quarter (at least four independent windows:
+    the series cannot say less about long runs than that)."""
     d = np.asarray(durations, dtype=float)
     f = np.asarray(factors, dtype=float)
-    edges = np.concatenate([[0.0], np.cumsum(d)])
-    area = np.concatenate([[0.0], np.cumsum(d * f)])
-    total = edges[-1]
-    w = min(window_s, total / 4)
+    wall = np.concatenate([[0.0], np.cumsum(d)])
+    work = np.concatenate([[0.0], np.cumsum(d / f)])
+    w = min(window_s, work[-1] / 4)
     if w <= 0:
         return np.full(len(levels), 1.0)
-    t0 = np.linspace(0.0, total - w, starts)
-    avg = (np.interp(t0 + w, edges, area) - np.interp(t0, edges, area)) / w
-    return quantiles(avg, levels)
+    begin = np.linspace(0.0, work[-1] - w, starts)
+    taken = np.interp(begin + w, work, wall) - np.interp(begin, work, wall)
+    return quantiles(taken / w, levels)
 
 
 def derive(fn, estimates, value: float | None = None, draws: int = 4000, seed: int = 0):

@@ -15,11 +15,13 @@ from cnnperf.networks import NetworkSpec
 
 class NetworkBench:
     """One network's regions: forward and train step on one thread (n images), p workers on
-    shared weights (n images each), TPrep (`prep_threads` instances) and one short real run
-    (1 epoch of 2n training, 2n/5 test images) at `p_ref` for strategy (a)'s OperationFactor."""
+    shared weights (n images each), TPrep (`prep_threads` instances) and short real runs (1 epoch
+    of 2n training, 2n/5 test images; `reference_run`) at given thread counts: the one at the
+    reference thread count fits strategy (a)'s OperationFactor, all of them measure every
+    strategy's model error on this machine."""
 
-    def __init__(self, spec: NetworkSpec, n: int, threads: tuple[int, ...], prep_threads: int, p_ref: int):
-        self.spec, self.n, self.prep_threads, self.p_ref = spec, n, prep_threads, p_ref
+    def __init__(self, spec: NetworkSpec, n: int, threads: tuple[int, ...], prep_threads: int):
+        self.spec, self.n, self.prep_threads = spec, n, prep_threads
         self.x, self.y = synthetic_images(max(threads) * n, spec)
         self._trainers: dict[int, object] = {}
         self._run_data = None
@@ -46,19 +48,20 @@ class NetworkBench:
         t.close()
         return t.prep_seconds
 
-    def reference_run(self) -> float:
-        """Seconds of one real 1-epoch run (TPrep + all three phases) at p_ref."""
+    def reference_run(self, p: int) -> float:
+        """Seconds of one real 1-epoch run (TPrep + all three phases) of 2n training images at p."""
         from cnnperf.parallel.run import train
         from cnnperf.parallel.trainer import Dataset, TrainConfig
         n = 2 * self.n
         if self._run_data is None:
             x, y = synthetic_images(n + n // 5, self.spec, seed=1)
             self._run_data = Dataset(x[:n], y[:n], x[n:], y[n:])
-        result, _ = train(self.spec, self._run_data, TrainConfig(epochs=1, threads=self.p_ref, lr=1e-4))
+        result, _ = train(self.spec, self._run_data, TrainConfig(epochs=1, threads=p, lr=1e-4))
         return result.prep_seconds + sum(e.seconds for e in result.epochs)
 
-    def tasks(self, want: dict[str, bool], team: tuple[int, ...]) -> list[Task]:
-        """The tasks for the steps in `want` (times, prep, operation_factor) and the team sizes `team`."""
+    def tasks(self, want: dict[str, bool], team: tuple[int, ...], runs: tuple[int, ...] = ()) -> list[Task]:
+        """The tasks for the steps in `want` (times, prep), the team sizes `team` and the reference
+        runs at the thread counts `runs`."""
         name, n, out = self.spec.name, self.n, []
         if want.get("times") or team:
             out.append(Task(f"{name}/train", self.train, per=n))  # also T_1 of MemoryContention
@@ -67,14 +70,27 @@ class NetworkBench:
         out += [Task(f"{name}/team/{p}", lambda p=p: self.train(p), per=n) for p in team]
         if want.get("prep"):
             out.append(Task(f"{name}/prep", self.prep))
-        if want.get("operation_factor"):
-            out.append(Task(f"{name}/run", self.reference_run))
+        out += [Task(f"{name}/run/{p}", lambda p=p: self.reference_run(p)) for p in runs]
         return out
 
     def close(self) -> None:
         for t in self._trainers.values():
             t.close()
         self._trainers.clear()
+
+
+def pilot_images(spec: NetworkSpec, region_s: float, pilots: int = 3) -> int:
+    """Images per timed region for about `region_s` seconds of one-thread training on this machine:
+    from the fastest of `pilots` regions of 50 images (after a warm-up), between 50 and 20,000."""
+    from cnnperf.parallel.trainer import TrainConfig, Trainer
+    x, y = synthetic_images(50, spec)
+    t = Trainer(spec, TrainConfig(threads=1, lr=1e-4))
+    try:
+        t.run_phase("train", x[:10], y[:10], 1e-4)
+        per_image = min(t.run_phase("train", x, y, 1e-4).seconds for _ in range(pilots)) / 50
+    finally:
+        t.close()
+    return int(min(20000, max(50, round(region_s / per_image))))
 
 
 def cpi_tasks(spec: NetworkSpec, siblings: list[int], n: int) -> list[Task]:

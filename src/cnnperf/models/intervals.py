@@ -2,10 +2,12 @@
 
 Monte Carlo: the strategy's own `predict` is re-run on K profiles drawn from the profile's
 stored uncertainty (`HardwareProfile.sample`: each measured value from its 95 % interval, and
-every part with a `sample(rng)` of its own, e.g. a machine model), and each result is
-multiplied by a slow-down drawn from the machine's noise measured during calibration for a
-run of that length (`Noise.factors_at`). The interval is the central `level` share of the
-K results: asymmetric where the noise is (interference only slows).
+every part with a `sample(rng)` of its own, e.g. a machine model); each result is multiplied
+by a slow-down drawn from the machine's noise measured during calibration for a run of that
+length (`Noise.factors_at`) and by the strategy's model error measured on the calibration's
+real runs (`model_discrepancy`: lognormal, sigma = the RMS of log(measured / predicted)). The
+interval is the central `level` share of the K results: asymmetric where the noise is
+(interference only slows).
 
 The paper's Xeon Phi profiles record no spreads: their interval comes from the paper's
 published mean error Delta (Table IX), assuming normally distributed relative errors
@@ -43,16 +45,17 @@ def check_level(level: float) -> float:
 
 def with_interval(pred: Prediction, predict: Callable[[HardwareProfile], Prediction], profile: HardwareProfile,
                   level: float | None = DEFAULT_LEVEL, networks=None, samples: int = SAMPLES,
-                  seed: int = SEED) -> Prediction:
+                  seed: int = SEED, model_error: tuple[float, int] | None = None) -> Prediction:
     """`pred` with `seconds_low`, `seconds_high` at `level`; `predict(profile)` re-runs the same
-    prediction on a profile (drawn ones); `networks`: the profile entries it reads."""
+    prediction on a profile (drawn ones); `networks`: the profile entries it reads;
+    `model_error`: (sigma of log(measured / predicted), runs) from `model_discrepancy`."""
     if level is None:
         return pred
     level = check_level(level)
     point = np.broadcast_to(pred.seconds, pred.shape).astype(float)
     low = high = None
-    if profile.uncertain(networks) or profile.noise is not None:
-        low, high, note = _monte_carlo(point, predict, profile, level, networks, samples, seed)
+    if profile.uncertain(networks) or profile.noise is not None or model_error:
+        low, high, note = _monte_carlo(point, predict, profile, level, networks, samples, seed, model_error)
     if low is None or np.all(high - low <= 1e-12 * np.abs(point)):
         delta = published_delta(profile, pred.strategy, pred.net)
         if delta is None:
@@ -73,7 +76,23 @@ def predict_single(model, net, profile: HardwareProfile, p, i, it, ep, level: fl
     pred = plausibility(pred, model.predict(net, profile, np.ones_like(np.asarray(p, dtype=float)), i, it, ep),
                         profile.hardware_threads)
     return with_interval(pred, lambda h: model.predict(net, h, p, i, it, ep), profile, level,
-                         entries_of(net, profile))
+                         entries_of(net, profile), model_error=model_discrepancy(model, net, profile))
+
+
+def model_discrepancy(model, net, profile: HardwareProfile) -> tuple[float, int] | None:
+    """The strategy's model error on this machine: sigma = the root mean square of
+    log(measured / predicted) over the real runs the calibration timed (`reference_runs`), and
+    how many; None without such runs or if the strategy cannot predict them."""
+    try:
+        runs = profile.params_for(net).reference_runs
+        if runs is None:
+            return None
+        pred = model.predict(net, profile, np.array(runs.threads, dtype=float), runs.images, runs.test_images,
+                             runs.epochs).seconds
+    except CnnperfError:
+        return None
+    log_ratio = np.log(np.asarray(runs.seconds) / np.broadcast_to(pred, (len(runs.threads),)))
+    return float(np.sqrt(np.mean(log_ratio ** 2))), len(runs.threads)
 
 
 def entries_of(net, profile: HardwareProfile) -> list[str]:
@@ -84,7 +103,8 @@ def entries_of(net, profile: HardwareProfile) -> list[str]:
         return []
 
 
-def _monte_carlo(point, predict, profile: HardwareProfile, level: float, networks, samples: int, seed: int):
+def _monte_carlo(point, predict, profile: HardwareProfile, level: float, networks, samples: int, seed: int,
+                 model_error: tuple[float, int] | None):
     rng = np.random.default_rng(seed)
     draws = np.empty((samples, *point.shape))
     for k in range(samples):
@@ -94,6 +114,10 @@ def _monte_carlo(point, predict, profile: HardwareProfile, level: float, network
         draws *= profile.noise.factors_at(rng.random(samples), point)
         parts.append(f"x the machine's slow-down measured during calibration (regions up to "
                      f"{profile.noise.region_drift:+.0%}) for a run of that length")
+    if model_error:
+        sigma, runs = model_error
+        draws *= np.exp(sigma * rng.standard_normal(samples)).reshape((samples,) + (1,) * point.ndim)
+        parts.append(f"x the strategy's model error on the calibration's {runs} real runs (sigma {sigma:.1%})")
     low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return low, high, f"{level:.0%} interval: " + " ".join(parts)
 
