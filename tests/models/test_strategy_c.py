@@ -7,7 +7,7 @@ The laws have CHAOS's structure, Amdahl's: a serial part plus a part divided by 
 visible in the fitted range p = 1-8. They were kept because the fitted-range data determine
 their value 8x beyond (true-form least squares meets the 2x bound in >= 99 % of 200 other
 seeds, 100-299). Laws whose 8x value the data do not determine at this noise (p^-0.5 without a
-constant: the true form itself misses 2x in 17 % of those seeds; Amdahl plus log p: 6 %) cannot
+constant: the true form itself misses 2x in 17-18 % of those seeds; Amdahl plus log p: 6-7 %) cannot
 be held to the bound by any method; cnnperf flags such extrapolations instead."""
 
 import numpy as np

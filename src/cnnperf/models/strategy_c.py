@@ -42,6 +42,7 @@ EXPONENTS_A = (-1.0, -0.75, -2 / 3, -0.5, -1 / 3, -0.25, 0.0, 0.25, 1 / 3, 0.5, 
 EXPONENTS_B = (0, 1, 2)
 MIN_POINTS = 3  # distinct thread counts fit_runs needs (4 or more let the nested cross-validation choose forms)
 PRIOR = ((-1.0, 0),)  # c0 + c1/p: the form used where too few points remain to choose one
+CHI2_LEVEL = 0.99  # a more complex form needs every simpler one rejected at this level
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,8 @@ def choose(p, y, noise: float = 0.0, max_terms: int = 2) -> tuple[tuple[float, i
     if not ok.any():
         return PRIOR
     dof = [max(len(p) - len(h) - 1, 1) for h in hyps]
-    within = [j for j in range(len(hyps)) if ok[j] and ssr[j] <= noise ** 2 * chi2_quantile(dof[j]) + 1e-18]
+    limit = [noise ** 2 * chi2_quantile(d, CHI2_LEVEL) + 1e-18 for d in dof]
+    within = [j for j in range(len(hyps)) if ok[j] and ssr[j] <= limit[j]]
     if not within:
         best = int(np.argmin(np.where(ok, err, np.inf)))
         within = [j for j in range(len(hyps)) if ok[j] and err[j] <= err[best] + se[best] + 1e-9]

@@ -52,7 +52,8 @@ def format_prediction(pred: Prediction, profile: HardwareProfile) -> str:
                      f"{profile.threads_per_core})")
     for r in rows:
         if r["flag"]:
-            lines.append(f"! p = {r['p']:,}: {r['flag']} (do not use this value as it stands)")
+            advice = " (do not use this value as it stands)" if "implausible" in r["flag"] else ""
+            lines.append(f"! p = {r['p']:,}: {r['flag']}{advice}")
     for note in pred.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
