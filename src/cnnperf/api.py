@@ -94,15 +94,17 @@ def strategies_for(net: str | NetworkSpec, prof: str | Path | HardwareProfile, s
 def predict(net: str | NetworkSpec, prof: str | Path | HardwareProfile = "xeon-phi-7120p", strategy: str | None = None,
             threads: Sequence[int] | int = DEFAULT_THREADS, images: int = 60000, test_images: int = 10000,
             epochs: int | None = None, ranks: int = 1, ranks_per_node: int = 1,
-            sync_every: int | None = None) -> Prediction:
+            sync_every: int | None = None, interval: float | None = 0.9) -> Prediction:
     """Predicted seconds of CHAOS training (paper Tables V, VI and cnnperf's strategies) for every
     thread count. `strategy=None`: `cnnperf.models.DEFAULT_STRATEGY`, the paper's measured-times
     model. `epochs=None`: the profile's epochs for that network (as the paper). `ranks > 1`:
-    R MPI ranks x `threads` each, plus the communication term (needs the profile's [network])."""
+    R MPI ranks x `threads` each, plus the communication term (needs the profile's [network]).
+    `interval`: the level of the prediction interval (`seconds_low`, `seconds_high`; None: none)."""
     import numpy as np
 
     from cnnperf.errors import CnnperfError
     from cnnperf.models import DEFAULT_STRATEGY, STRATEGIES
+    from cnnperf.models.intervals import check_level, entries_of, model_discrepancy, predict_single, with_interval
 
     hp = profile(prof)
     spec = target(net, hp)
@@ -116,14 +118,20 @@ def predict(net: str | NetworkSpec, prof: str | Path | HardwareProfile = "xeon-p
         raise CnnperfError(f"give between 1 and {MAX_POINTS:,} thread counts, got {p.size:,}")
     if epochs is None:
         epochs = _default_epochs(spec, hp)
+    if interval is not None:
+        check_level(interval)
     if ranks == 1 and ranks_per_node == 1 and sync_every is None:
-        return model.predict(spec, hp, p, images, test_images, epochs)
+        return predict_single(model, spec, hp, p, images, test_images, epochs, interval)
     from cnnperf.models.comm import predict_distributed
 
     params = hp.params_for(spec)
     n_weights = spec.n_weights if not isinstance(spec, str) else network(params.notation or spec).n_weights
-    return predict_distributed(model, params, hp, p, ranks, images, test_images, epochs,
-                               n_weights=n_weights, sync_every=sync_every, ranks_per_node=ranks_per_node)
+
+    def run(h: HardwareProfile) -> Prediction:
+        return predict_distributed(model, h.params_for(spec), h, p, ranks, images, test_images, epochs,
+                                   n_weights=n_weights, sync_every=sync_every, ranks_per_node=ranks_per_node)
+    return with_interval(run(hp), run, hp, interval, entries_of(spec, hp),
+                         model_error=model_discrepancy(model, spec, hp))
 
 
 def _default_epochs(spec: str | NetworkSpec, hp: HardwareProfile) -> int:
@@ -183,10 +191,13 @@ def train(net: str | NetworkSpec, threads: int | None = None, epochs: int = 1, t
 def calibrate(out: str | Path, nets: str | Sequence[str] | None = None,
               threads: Sequence[int] = CALIBRATION_THREADS, quick: bool = False, repeats: int = 5,
               reference_threads: int | None = None, log: Callable[[str], None] | None = None,
-              progress: Callable[[str], None] | None = None, machine_model: bool | None = None) -> HardwareProfile:
+              progress: Callable[[str], None] | None = None, machine_model: bool | None = None,
+              budget_minutes: float | None = None, target_rel_ci: float = 0.03) -> HardwareProfile:
     """Measure this machine into a profile written (atomically) to `out`; resumable. `nets=None`:
     the presets and the machine model of strategy (d), which then predicts any network;
-    `machine_model`: build it (True) or not (False) whatever `nets` is."""
+    `machine_model`: build it (True) or not (False) whatever `nets` is. Every region is measured
+    by the protocol (interleaved blocks, drift probe) until its median's 95 % interval is within
+    `target_rel_ci` or `budget_minutes` of measuring are spent."""
     from cnnperf.errors import CnnperfError
     from cnnperf.fileio import check_writable
     from cnnperf.measure.calibrate import CalibrationConfig
@@ -195,13 +206,19 @@ def calibrate(out: str | Path, nets: str | Sequence[str] | None = None,
     check_writable(out)
     if not threads:
         raise CnnperfError("the thread list is empty; give e.g. 1,2,4")
+    if budget_minutes is not None and not budget_minutes > 0:
+        raise CnnperfError(f"the budget must be a positive number of minutes, got {budget_minutes!r}")
+    if not 0 < target_rel_ci < 1:
+        raise CnnperfError(f"the interval target must be between 0 and 1 (e.g. 0.03), got {target_rel_ci!r}")
     if machine_model is None:
         machine_model = nets is None
     if nets is None:
         nets = ("small", "medium", "large")
     names = tuple(n.strip() for n in nets.split(",") if n.strip()) if isinstance(nets, str) else tuple(nets)
     networks(names)  # every name resolves before any measuring starts
-    config = CalibrationConfig(names, tuple(threads), quick, repeats, reference_threads, machine_model)
+    config = CalibrationConfig(names, tuple(threads), quick, repeats, reference_threads,
+                               None if budget_minutes is None else 60.0 * budget_minutes, target_rel_ci,
+                               machine_model=machine_model)
     return _calibrate(config, out, log or (lambda m: None), progress)
 
 
@@ -225,16 +242,18 @@ def validate(prof: str | Path | HardwareProfile, nets: str | Sequence[str] = ("s
              test_images: int = 2000, repeat: int = 3, out: str | Path = "validation", data: str | Path | None = None,
              fit_threads: Sequence[int] | None = None, reuse: str | Path | None = None,
              log: Callable[[str], None] | None = None, progress: Callable[[str], None] | None = None,
-             holdout: str | Sequence[str] = ()) -> ValidationResult:
-    """Train every (network, p) `repeat` times, predict the same runs with every strategy, and
-    write results.json, results.csv, one PNG per network, report.md (and a profile with the
-    empirical fits) to `out`. `fit_threads`: fit contention and the empirical strategies there
-    only (the other thread counts test the extrapolation). `reuse`: analyse stored runs.
-    `holdout`: networks the calibration never saw (predicted by strategies that need no entry of
-    theirs, the layer model), trained as well and reported apart."""
+             holdout: str | Sequence[str] = (), interval: float | None = 0.9, seed: int = 0) -> ValidationResult:
+    """Train every (network, p) `repeat` times (seeded, interleaved order), predict the same runs
+    with every strategy, and write results.json, results.csv, one PNG per network, report.md (and
+    a profile with the empirical fits) to `out`. `fit_threads`: fit contention and the empirical
+    strategies there only (the other thread counts test the extrapolation). `reuse`: analyse
+    stored runs. `holdout`: networks the calibration never saw (predicted by strategies that need
+    no entry of theirs, the layer model), trained as well and reported apart. `interval`: level of
+    the prediction intervals whose coverage is reported."""
     from dataclasses import replace
 
     from cnnperf.hardware.topology import machine_mismatch
+    from cnnperf.models.intervals import check_level
     from cnnperf.report.outputs import write_validation
     from cnnperf.validation.pipeline import ValidationRequest, measure_and_analyse
     from cnnperf.validation.sweep import SweepConfig
@@ -242,10 +261,11 @@ def validate(prof: str | Path | HardwareProfile, nets: str | Sequence[str] = ("s
     names = tuple(n.strip() for n in nets.split(",") if n.strip()) if isinstance(nets, str) else tuple(nets)
     held = tuple(n.strip() for n in holdout.split(",") if n.strip()) if isinstance(holdout, str) else tuple(holdout)
     hp = profile(prof)
-    sweep = SweepConfig(tuple(dict.fromkeys(names + held)), tuple(threads), epochs, images, test_images, repeat)
+    sweep = SweepConfig(tuple(dict.fromkeys(names + held)), tuple(threads), epochs, images, test_images, repeat, seed)
     request = ValidationRequest(hp, sweep, Path(out), None if data is None else str(data),
                                 None if fit_threads is None else tuple(fit_threads),
-                                None if reuse is None else Path(reuse), held)
+                                None if reuse is None else Path(reuse), held,
+                                None if interval is None else check_level(interval))
     warnings = tuple(machine_mismatch(hp))
     for w in warnings:
         (log or (lambda m: None))(f"warning: {w}")

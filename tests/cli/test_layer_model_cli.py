@@ -64,7 +64,7 @@ def model_profile(tmp_path_factory):
     prof = d / "m.toml"
     assert main(["calibrate", "--out", str(prof), "--nets", "small", "--threads", "1,2", "--quick", "--quiet"]) == 0
     model = calibrate_machine_model((1, 2), 2, True, ResumableState(d / "s.json", "k"), lambda m: None, None,
-                                    GridConfig(probes=30, rounds=2, region_s=0.01, contention_nets=3, prep_nets=3))
+                                    GridConfig(probes=30, region_s=0.01, contention_nets=3, prep_nets=3))
     save_profile(prof, dataclasses.replace(load_profile(str(prof)), machine_model=model))
     return prof
 

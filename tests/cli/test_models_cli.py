@@ -89,7 +89,7 @@ def test_cold_start_imports_no_numba():
     ("t_prep_s = 12.56\n", "", "missing key 't_prep_s'"),
     ("t_fprop_s = 1.45e-3", "t_fprop_ms = 1.45", "wrong unit"),
     ("t_bprop_s = 5.3e-3", "t_bprop_s = -5.3e-3", "must be positive"),
-    ("schema_version = 1", "schema_version = 2", "unknown schema_version 2"),
+    ("schema_version = 1", "schema_version = 3", "unknown schema_version 3"),
 ])
 @pytest.mark.parametrize("verb", [["profile", "show"], ["predict", "--profile"]])
 def test_bad_profile_one_line_exit_2(phi_variant, old, new, needle, verb):
@@ -153,3 +153,23 @@ def test_count_of_the_lenet5_example_with_average_pooling_and_a_table(capsys):
     assert main(["count", "--net", str(example)]) == 0
     text = capsys.readouterr().out
     assert "average pooling" in text and "only for the presets" in text
+
+
+def test_predict_shows_and_writes_the_interval(tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert main(["predict", "--net", "medium", "--strategy", "b", "--threads", "240,480", "--interval", "0.8",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "+-% (80%)" in text and "Table IX" in text and "+-12" in text  # 1.2816 * sqrt(pi/2) * 7.48 % = 12 %
+    for r in json.loads(out.read_text())["predictions"]:
+        assert r["interval_level"] == 0.8 and r["seconds_low"] < r["seconds"] < r["seconds_high"]
+    r = run_cli("predict", "--interval", "1.5")
+    assert r.returncode == 2 and "--interval" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_implausible_predictions_are_marked_not_printed_plainly(capsys):
+    """The paper's rules hold CPI beyond the hardware threads: at 3,840 threads (b) predicts more
+    speed-up than the 244 hardware threads allow; the row is marked and explained."""
+    assert main(["predict", "--net", "medium", "--strategy", "b", "--threads", "240,3840"]) == 0
+    text = capsys.readouterr().out
+    assert "! p = 3,840: implausible" in text and "! p = 240" not in text

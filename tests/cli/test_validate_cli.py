@@ -130,3 +130,26 @@ def test_validate_ranks_tiny(calibrated, tmp_path, make_mnist, capsys):
     assert "test error" in capsys.readouterr().out
     r = run_cli("validate", "--profile", str(prof), "--nets", "small", "--ranks", "2")
     assert r.returncode == 2 and "no [network] section" in r.stderr
+
+
+def test_too_few_thread_counts_still_write_the_profile_and_say_why(calibrated, tmp_path, make_mnist, capsys):
+    """validate --threads 1,2 cannot fit strategy (c); the profile is still written (the README's
+    next command works) and predict says why (c) is missing. Every row carries its interval."""
+    d, prof = calibrated
+    data = _tiny(tmp_path, make_mnist)
+    out = tmp_path / "two"
+    assert main(["validate", "--profile", str(prof), "--nets", "small", "--threads", "1,2", "--images", "100",
+                 "--test-images", "20", "--repeat", "2", "--out", str(out), "--data", str(data), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "not fitted for small" in text and "coverage" in text
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["interval_level"] == 0.9 and {r["strategy"] for r in doc["rows"]} == {"a", "b"}
+    assert all(r["predicted_low"] < r["predicted_high"] and isinstance(r["inside"], bool) for r in doc["rows"])
+    assert all(s["coverage"] is not None for s in doc["summaries"])
+    assert {(r["p"], r["repeat"]) for r in doc["runs"]} == {(1, 0), (1, 1), (2, 0), (2, 1)}  # each repeat stored
+    written = out / "profile-with-empirical.toml"
+    assert written.is_file()
+    r = run_cli("predict", "--profile", str(written), "--net", "small", "--strategy", "c", "--threads", "1,2")
+    assert r.returncode == 2 and "strategy (c) was not fitted for small" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert main(["predict", "--profile", str(written), "--net", "small", "--threads", "1,2"]) == 0

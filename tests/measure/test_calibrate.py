@@ -78,3 +78,29 @@ def test_calibrating_a_toml_network_with_an_awkward_name_reads_back(tmp_path):
     p = load_profile(str(out))
     assert list(p.networks) == ['my.tiny "net"']
     assert p.networks['my.tiny "net"'].notation == "1x29x29-2C4-MP2-10N"
+
+
+def test_calibrated_values_carry_their_uncertainty_and_the_machine_noise(tiny_profile):
+    from cnnperf.measure.calibrate import noise_line
+    out, logs = tiny_profile
+    text = out.read_text()
+    assert "schema_version = 2" in text and "[noise]" in text and "[networks.small.uncertainty.t_fprop_s]" in text
+    p = load_profile(str(out))
+    n = p.network("small")
+    assert set(n.uncertainty) == {"t_fprop_s", "t_bprop_s", "t_prep_s", "operation_factor"}
+    for key, s in n.uncertainty.items():
+        v = getattr(n, key)
+        assert s.samples >= 3 and s.ci_low <= v <= s.ci_high and s.low <= s.high, key
+    assert n.contention.spread[0].samples == 0 and n.contention.spread[1].samples >= 3  # p = 1: 0 by definition
+    assert p.noise.regions >= 3 * 5 and p.noise.levels[0] == 0.0 and p.noise.window_s[0] > 0
+    assert "interleaved blocks" in n.sources["t_fprop_s"] and "reached" in n.sources["t_fprop_s"]
+    line = noise_line(p)
+    assert line.startswith("drift ") and "during calibration" in line and "expect predictions within" in line
+    assert any(line.startswith("protocol: ") for line in logs)
+
+
+def test_a_spent_budget_stops_at_the_minimum_of_blocks_and_says_so(tmp_path):
+    out = tmp_path / "b.toml"
+    calibrate(CalibrationConfig(nets=("small",), threads=(1,), quick=True, budget_s=1e-3), out, lambda m: None)
+    n = load_profile(str(out)).network("small")
+    assert n.uncertainty["t_fprop_s"].samples == 3 and "budget reached" in n.sources["t_fprop_s"]

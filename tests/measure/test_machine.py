@@ -49,7 +49,7 @@ def test_the_default_grid_spans_the_shapes_of_typical_networks():
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
     state = ResumableState(tmp_path_factory.mktemp("mm") / "state.json", "test")
-    config = GridConfig(probes=36, rounds=2, region_s=0.01, contention_nets=3, prep_nets=3, seed=1)
+    config = GridConfig(probes=36, region_s=0.01, contention_nets=3, prep_nets=3, seed=1)
     return calibrate_machine_model((1, 2), 2, True, state, lambda m: None, None, config), state
 
 
@@ -59,7 +59,9 @@ def test_a_small_calibration_covers_the_kernels_and_resumes(small_model):
             "backward:output"} <= set(model.kernels)
     assert all(k.points >= 1 and all(c >= 0 for c in k.coefficients) for k in model.kernels.values())
     assert model.contention.threads == (1, 2) and model.contention.networks == 3
-    assert state.get("machine/grid/0") is not None and state.get("machine/grid/1") is not None
+    assert isinstance(state.get("machine-protocol"), dict)  # the protocol's blocks: an interruption resumes
+    layers = state.get("machine/layers")
+    assert len(layers) >= 36 and all(len(blocks) >= 3 for blocks in layers)  # per-layer times of every block
 
 
 def test_per_layer_costs_follow_directly_timed_layers(small_model):

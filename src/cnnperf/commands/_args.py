@@ -44,6 +44,14 @@ def unit_interval(text: str) -> float:
     return value
 
 
+def interval_level(text: str) -> float:
+    """A prediction interval's level, strictly between 0 and 1 (e.g. 0.9)."""
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1 (e.g. 0.9 for a 90 % interval)")
+    return value
+
+
 def int_list(text: str) -> list[int]:
     """`1,15,30`, ranges `1-8` (step 1), `1-3840:x2` (geometric) or `0-240:+15` (arithmetic)."""
     values: list[int] = []

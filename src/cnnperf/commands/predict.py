@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnperf.commands._args import int_list, nonnegative_int, positive_int, strategy_name
+from cnnperf.commands._args import int_list, interval_level, nonnegative_int, positive_int, strategy_name
 
 
 def register(sub) -> None:
@@ -28,6 +28,9 @@ def register(sub) -> None:
                    help="weight averaging every K training images per rank (default: once per epoch)")
     p.add_argument("--by-layer", action="store_true",
                    help="with the layer model: which layer costs what, forward and backward (per image)")
+    p.add_argument("--interval", type=interval_level, default=0.9, metavar="LEVEL",
+                   help="level of the prediction interval, from the profile's measured uncertainty and the "
+                        "machine's noise (default: 0.9)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the predictions as JSON")
     p.set_defaults(run=run)
 
@@ -56,7 +59,8 @@ def run(args) -> int:
         for name in names:
             kw = {"ranks": r, "ranks_per_node": args.ranks_per_node, "sync_every": args.sync_every} if distributed \
                 else {}
-            pred = cnnperf.predict(net, profile, name, threads, args.images, args.test_images, args.epochs, **kw)
+            pred = cnnperf.predict(net, profile, name, threads, args.images, args.test_images, args.epochs, **kw,
+                                   interval=args.interval)
             head = (f"R = {r} rank(s) x P threads, {min(args.ranks_per_node, r)} rank(s) per node, sync "
                     + ("once per epoch" if args.sync_every is None else f"every {args.sync_every} images per rank")
                     + "\n") if distributed else ""

@@ -3,7 +3,7 @@ reported as tables, CSV/JSON, plots and report.md."""
 
 from __future__ import annotations
 
-from cnnperf.commands._args import int_list, name_list, positive_int
+from cnnperf.commands._args import int_list, interval_level, name_list, nonnegative_int, positive_int
 
 
 def register(sub) -> None:
@@ -39,6 +39,10 @@ def register(sub) -> None:
     p.add_argument("--reuse", default=None, metavar="DIR",
                    help="analyse the runs of an earlier validation in DIR (its results.json / results-mpi.json) "
                         "instead of training again, e.g. with other --fit-threads or another profile")
+    p.add_argument("--interval", type=interval_level, default=0.9, metavar="LEVEL",
+                   help="level of the prediction intervals whose coverage is reported (default: 0.9)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the runs' randomised interleaved order (and of the weights; default: 0)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
 
@@ -99,7 +103,7 @@ def run(args) -> int:
     with status_line("validating", quiet=args.quiet) as status:
         result = cnnperf.validate(args.profile, args.nets, threads, args.epochs, args.images, args.test_images,
                                   args.repeat, args.out, args.data, fit_threads, args.reuse, log, status,
-                                  args.holdout_nets)
+                                  args.holdout_nets, interval=args.interval, seed=args.seed)
     print(format_validation(result))
     print(f"wrote {args.out}/" + ", ".join(result.files))
     return 0

@@ -6,10 +6,50 @@ Pure data and functions; TOML reading and writing live in `cnnperf.hardware.toml
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+
+
+def number(kind: type = float, zero_ok: bool = False, **kw) -> Any:
+    """A numeric profile key (unit in its name); the loader checks type and sign from this."""
+    return field(metadata={"toml": "number", "kind": kind, "zero_ok": zero_ok}, **kw)
+
+
+def z_two_sided(level: float) -> float:
+    """z with P(|Z| <= z) = level for a standard normal Z (1.645 at 0.90, 1.960 at 0.95)."""
+    return NormalDist().inv_cdf((1 + level) / 2)
+
+
+Z95 = z_two_sided(0.95)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The uncertainty of one measured value; the value itself (the profile's number) is the
+    median of its samples (schema 2). `ci_low`, `ci_high`: the distribution-free 95 % confidence
+    interval of that median; `low`, `high`: the 5th and 95th percentiles of single timed regions
+    (per unit of work: the machine's noise, asymmetric where it is); `samples`: how many (0: exact,
+    e.g. a value that is 0 by definition)."""
+
+    ci_low: float = number(zero_ok=True)
+    ci_high: float = number(zero_ok=True)
+    low: float = number(zero_ok=True)
+    high: float = number(zero_ok=True)
+    samples: int = number(int, zero_ok=True)
+
+    def draw(self, value: float, z):
+        """Draws of the value for standard normal z: a split normal whose 95 % interval is
+        [ci_low, ci_high] (the estimate's own uncertainty), never below 0."""
+        up, down = max(self.ci_high - value, 0.0) / Z95, max(value - self.ci_low, 0.0) / Z95
+        if isinstance(z, float):  # the common case, one draw: plain floats are ten times faster
+            return value if self.samples == 0 else max(value + z * (up if z > 0 else down), 0.0)
+        z = np.asarray(z, dtype=float)
+        if self.samples == 0:
+            return value + 0 * z
+        return np.maximum(value + np.where(z > 0, z * up, z * down), 0.0)
 
 
 @dataclass(frozen=True)
@@ -25,6 +65,15 @@ class Contention:
     threads: tuple[int, ...]
     seconds: tuple[float, ...]
     status: tuple[str, ...]  # "measured" | "extrapolated" per row
+    spread: tuple[Spread, ...] = ()  # per row, schema 2 (empty: no uncertainty recorded)
+
+    def sample(self, rng: np.random.Generator) -> Contention:
+        """A copy with every measured row drawn from its spread (see Spread.draw)."""
+        if not self.spread:
+            return self
+        z = rng.standard_normal(len(self.seconds)).tolist()
+        drawn = tuple(s.draw(v, zk) for v, s, zk in zip(self.seconds, self.spread, z))
+        return replace(self, seconds=drawn)
 
     def measured(self) -> tuple[np.ndarray, np.ndarray]:
         keep = [k for k, s in enumerate(self.status) if s == "measured"]
@@ -55,11 +104,6 @@ class Contention:
         return out
 
 
-def number(kind: type = float, zero_ok: bool = False, **kw) -> Any:
-    """A numeric profile key (unit in its name); the loader checks type and sign from this."""
-    return field(metadata={"toml": "number", "kind": kind, "zero_ok": zero_ok}, **kw)
-
-
 def text(**kw) -> Any:
     return field(metadata={"toml": "str"}, **kw)
 
@@ -87,6 +131,80 @@ class NetworkParams:
     notation: str = text(default="")
     sources: dict = table(default_factory=dict, compare=False)  # how each value was obtained
     empirical: dict = table(default_factory=dict, compare=False)  # strategy (c) fit, if any
+    # schema 2: the Spread of each measured number, keyed by its field name (t_fprop_s, ...)
+    uncertainty: dict[str, Spread] = field(default_factory=dict, metadata={"toml": "uncertainty"})
+    reference_runs: ReferenceRuns | None = field(default=None, metadata={"toml": "reference_runs"})
+
+    def sample(self, rng: np.random.Generator) -> NetworkParams:
+        """A copy with each measured value drawn from its stored distribution: the numbers with a
+        Spread, the contention rows, and a fitted model stored as `coefficients` with their
+        `covariance` (multivariate normal)."""
+        z = rng.standard_normal(len(self.uncertainty)).tolist()
+        drawn = {k: s.draw(getattr(self, k), zk) for (k, s), zk in zip(self.uncertainty.items(), z)}
+        emp = self.empirical
+        if "covariance" in emp and "coefficients" in emp:
+            emp = {**emp, "coefficients": _mvn(emp["coefficients"], emp["covariance"], rng).tolist()}
+        return replace(self, contention=self.contention.sample(rng), empirical=emp, **drawn)
+
+    @property
+    def uncertain(self) -> bool:
+        """True if any value of this entry carries a recorded uncertainty."""
+        return bool(any(s.samples for s in self.uncertainty.values()) or any(s.samples for s in self.contention.spread)
+                    or "covariance" in self.empirical)
+
+
+def _mvn(mean, cov, rng: np.random.Generator) -> np.ndarray:
+    """One draw of N(mean, cov); cov is symmetrised and its negative eigenvalues (rounding) clipped."""
+    m, c = np.asarray(mean, dtype=float), np.asarray(cov, dtype=float)
+    w, v = np.linalg.eigh(0.5 * (c + c.T))
+    return m + v @ (np.sqrt(np.clip(w, 0.0, None)) * rng.standard_normal(len(m)))
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The machine's noise measured during calibration (schema 2, `[noise]`). `factors[w][q]`:
+    the quantile `levels[q]` of the slow-down (wall time over quiet-mode time) of a run that
+    needs `window_s[w]` seconds on the quiet machine; beyond the last window the last row
+    holds. `region_drift` and `probe_drift`: the 95th percentile of single timed regions and of
+    the drift probe over their quiet modes, minus 1."""
+
+    window_s: tuple[float, ...]
+    levels: tuple[float, ...]
+    factors: tuple[tuple[float, ...], ...]
+    region_drift: float
+    probe_drift: float
+    duration_s: float
+    regions: int
+    probe: str = ""
+
+    def factors_at(self, u, seconds) -> np.ndarray:
+        """Slow-down factors for uniform draws u (shape (K,)) and run lengths `seconds` (any
+        shape): shape (K, *seconds.shape); inverse CDF, linear between the stored quantiles and
+        in log(window) between the stored windows."""
+        d = np.log(np.maximum(np.asarray(seconds, dtype=float), 1e-9)).ravel()
+        logw, table = np.log(np.asarray(self.window_s)), np.asarray(self.factors)
+        q = np.stack([np.interp(d, logw, table[:, j]) for j in range(table.shape[1])], axis=-1)  # (rows, L)
+        levels = np.asarray(self.levels)
+        u = np.clip(np.asarray(u, dtype=float), levels[0], levels[-1])
+        i = np.clip(np.searchsorted(levels, u, side="right") - 1, 0, len(levels) - 2)
+        w = (u - levels[i]) / (levels[i + 1] - levels[i])
+        out = q[:, i] * (1 - w) + q[:, i + 1] * w  # (rows, K)
+        return out.T.reshape((len(u), *np.shape(seconds)))
+
+
+@dataclass(frozen=True)
+class ReferenceRuns:
+    """Real whole training runs the calibration timed (schema 2, `[networks.NAME.reference_runs]`):
+    1 epoch of `images` training and `test_images` test images at each thread count, median
+    seconds with their Spreads. Every strategy's prediction of these runs is its measured model
+    error on this machine (`cnnperf.models.intervals.model_discrepancy`)."""
+
+    threads: tuple[int, ...]
+    seconds: tuple[float, ...]
+    images: int
+    test_images: int
+    epochs: int = 1
+    spread: tuple[Spread, ...] = ()
 
 
 def machine_key(kind: type = float, **kw) -> Any:
@@ -113,6 +231,32 @@ class HardwareProfile:
     # "none": the paper's rules; "time-slicing": see time_slice_at
     oversubscription: str = machine_key(str, default="none")
     machine_model: Any = field(default=None, compare=False)  # hardware.machine_model.MachineModel (strategy (d))
+    cpi_spread: dict[int, Spread] = field(default_factory=dict)  # schema 2: per threads per core
+    noise: Noise | None = None  # schema 2: the machine's noise during calibration ([noise])
+
+    def sample(self, rng: np.random.Generator, networks=None) -> HardwareProfile:
+        """A copy with each measured value drawn from its stored distribution (Monte Carlo of the
+        prediction intervals): CPI, the entries of `networks` (all if None), and every other part
+        of the profile that has a `sample(rng)` method of its own (e.g. a machine model)."""
+        changes: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "networks":
+                changes[f.name] = {n: e.sample(rng) if networks is None or n in networks else e
+                                   for n, e in value.items()}
+            elif callable(getattr(value, "sample", None)):
+                changes[f.name] = value.sample(rng)
+        if any(s.samples for s in self.cpi_spread.values()):
+            changes["cpi"] = {t: self.cpi_spread[t].draw(c, float(rng.standard_normal())) if t in self.cpi_spread
+                              else c for t, c in self.cpi.items()}
+        return replace(self, **changes)
+
+    def uncertain(self, networks=None) -> bool:
+        """True if sampling can move a prediction: recorded spreads, or a part with `sample`."""
+        nets = [e for n, e in self.networks.items() if networks is None or n in networks]
+        parts = [getattr(self, f.name) for f in fields(self) if f.name not in ("networks", "noise")]
+        return bool(any(e.uncertain for e in nets) or any(s.samples for s in self.cpi_spread.values())
+                    or any(callable(getattr(v, "sample", None)) for v in parts))
 
     @property
     def hardware_threads(self) -> int:

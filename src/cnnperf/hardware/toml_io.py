@@ -1,13 +1,17 @@
-"""Hardware profile files: versioned TOML (`schema_version = 1`), units in the key names
-(`_hz`, `_s`, `_ops`). The one owner of the format: read with `tomllib`, written with
-`tomli-w`; the keys are the fields of `HardwareProfile` / `NetworkParams` (their metadata
-says how each is checked). Loading checks types, not only keys, and fails with one line."""
+"""Hardware profile files: versioned TOML, units in the key names (`_hz`, `_s`, `_ops`). The
+one owner of the format: read with `tomllib`, written with `tomli-w`; the keys are the fields
+of `HardwareProfile` / `NetworkParams` / `Spread` / `Noise` (their metadata says how each is
+checked). Loading checks types, not only keys, and fails with one line.
+
+Schema 2 (written) adds the uncertainty of every measured value: `[networks.NAME.uncertainty.KEY]`
+tables (the fields of `Spread`), the same fields as parallel lists in `memory_contention` and
+`[cpi]`, and the machine's noise `[noise]`. Schema 1 files (no uncertainty) still load."""
 
 from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import tomli_w
@@ -15,14 +19,24 @@ import tomli_w
 from cnnperf.errors import CnnperfError
 from cnnperf.fileio import atomic_write_text
 from cnnperf.hardware import machine_model_io as machine_model
-from cnnperf.hardware.profile import OVERSUBSCRIPTION, Contention, HardwareProfile, NetworkParams
+from cnnperf.hardware.profile import (
+    OVERSUBSCRIPTION,
+    Contention,
+    HardwareProfile,
+    NetworkParams,
+    Noise,
+    ReferenceRuns,
+    Spread,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 BUILTIN_DIR = Path(__file__).with_name("profiles")
 UNIT_HINT = {"_ms": "milliseconds", "_us": "microseconds", "_ns": "nanoseconds", "_ghz": "GHz", "_mhz": "MHz",
              "_min": "minutes", "_kops": "thousands of operations", "_gbit_per_s": "Gbit/s", "_gb_per_s": "GB/s"}
 STATUS = ("measured", "extrapolated")
-TOP_KEYS = ("schema_version", "name", "description", "source", "machine", "cpi", "networks", "machine_model")
+TOP_KEYS = ("schema_version", "name", "description", "source", "machine", "cpi", "networks", "noise", "machine_model")
+SPREAD_KEYS = tuple(f.name for f in fields(Spread))
 
 
 def builtin_profiles() -> list[str]:
@@ -131,7 +145,56 @@ def _contention(table, where: str) -> Contention:
         raise CnnperfError(f"{where}: threads must be increasing positive integers")
     if "measured" not in status:
         raise CnnperfError(f"{where}: needs at least one measured value")
-    return Contention(tuple(threads), tuple(float(s) for s in seconds), tuple(status))
+    return Contention(tuple(threads), tuple(float(s) for s in seconds), tuple(status),
+                      _spread_rows(table, len(threads), where))
+
+
+def _checked_spread(values: dict, where: str) -> Spread:
+    spread = Spread(**values)
+    if spread.ci_low > spread.ci_high or spread.low > spread.high:
+        raise CnnperfError(f"{where}: needs ci_low <= ci_high and low <= high, got {values}")
+    return spread
+
+
+def _spread(table, where: str) -> Spread:
+    """One `Spread` table (schema 2), every key checked like a profile number."""
+    if not isinstance(table, dict):
+        raise CnnperfError(f"{where} must be a table with {', '.join(SPREAD_KEYS)}")
+    return _checked_spread({f.name: _number(table, f.name, f.metadata["kind"], where, f.metadata["zero_ok"])
+                            for f in fields(Spread)}, where)
+
+
+def _spread_rows(table: dict, n: int, where: str) -> tuple[Spread, ...]:
+    """The fields of `Spread` as parallel lists of length n beside a table's values (schema 2)."""
+    present = [k for k in SPREAD_KEYS if k in table]
+    if not present:
+        return ()
+    if len(present) != len(SPREAD_KEYS):
+        raise CnnperfError(f"{where}: the uncertainty lists {', '.join(SPREAD_KEYS)} go together; missing "
+                           f"{', '.join(k for k in SPREAD_KEYS if k not in present)}")
+    cols = {}
+    for f in fields(Spread):
+        values = table[f.name]
+        if not isinstance(values, list) or len(values) != n:
+            raise CnnperfError(f"{where}: '{f.name}' must be a list of {n} numbers, got {values!r}")
+        cols[f.name] = [_number({f.name: v}, f.name, f.metadata["kind"], where, True) for v in values]
+    return tuple(_checked_spread({k: cols[k][j] for k in SPREAD_KEYS}, where) for j in range(n))
+
+
+def _spread_lists(spreads) -> dict:
+    return {k: [getattr(s, k) for s in spreads] for k in SPREAD_KEYS} if spreads else {}
+
+
+def _uncertainty(table, where: str) -> dict[str, Spread]:
+    where = f"{where}.uncertainty"
+    if not isinstance(table, dict):
+        raise CnnperfError(f"{where} must be a table of tables (one per measured key)")
+    numeric = {f.name for f in fields(NetworkParams) if f.metadata.get("toml") == "number"}
+    for key in table:
+        if key not in numeric:
+            raise CnnperfError(f"{where}: '{key}' is not a measured number of a network; use one of "
+                               f"{', '.join(sorted(numeric))}")
+    return {key: _spread(t, f"{where}.{_key(key)}") for key, t in table.items()}
 
 
 def _network(name: str, t) -> NetworkParams:
@@ -153,7 +216,23 @@ def _network(name: str, t) -> NetworkParams:
             values[f.name] = t[f.name]
         elif how == "table" and f.name in t:
             values[f.name] = _str_table(t[f.name], f"{where}.{f.name}")
+        elif how == "uncertainty" and f.name in t:
+            values[f.name] = _uncertainty(t[f.name], where)
+        elif how == "reference_runs" and f.name in t:
+            values[f.name] = _reference_runs(t[f.name], f"{where}.reference_runs")
     return NetworkParams(**values)
+
+
+def _reference_runs(t, where: str) -> ReferenceRuns:
+    if not isinstance(t, dict):
+        raise CnnperfError(f"{where} must be a table (threads, seconds, images, test_images, epochs)")
+    threads = _list(t, "threads", where, _positive_int, "positive integers")
+    seconds = _list(t, "seconds", where, lambda v: _nonneg_number(v) and v > 0, "positive seconds")
+    if len(threads) != len(seconds) or threads != sorted(set(threads)):
+        raise CnnperfError(f"{where}: threads (increasing) and seconds need the same length")
+    sizes = {k: _number(t, k, int, where, k == "test_images") for k in ("images", "test_images", "epochs")}
+    return ReferenceRuns(tuple(threads), tuple(float(v) for v in seconds), spread=_spread_rows(t, len(threads), where),
+                         **sizes)
 
 
 def _cpi(doc: dict) -> dict[int, float]:
@@ -165,6 +244,41 @@ def _cpi(doc: dict) -> dict[int, float]:
     if len(tpc) != len(cpi) or tpc != sorted(set(tpc)):
         raise CnnperfError("[cpi]: threads_per_core (increasing) and cycles_per_instruction need the same length")
     return {int(k): float(c) for k, c in zip(tpc, cpi)}
+
+
+def _cpi_spread(doc: dict) -> dict[int, Spread]:
+    t = doc["cpi"]
+    return dict(zip(t["threads_per_core"], _spread_rows(t, len(t["threads_per_core"]), "cpi")))
+
+
+def _float_list(value, where: str, key: str, check, what: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value or not all(_nonneg_number(v) and check(v) for v in value):
+        raise CnnperfError(f"{where}: '{key}' must be a non-empty list of {what}, got {value!r}")
+    return tuple(float(v) for v in value)
+
+
+def _noise(doc: dict) -> Noise | None:
+    """[noise] (schema 2): the machine's slow-down quantiles by run length."""
+    t = doc.get("noise")
+    if t is None:
+        return None
+    if not isinstance(t, dict):
+        raise CnnperfError("[noise] must be a table (window_s, levels, factors, ...)")
+    windows = _float_list(t.get("window_s"), "noise", "window_s", lambda v: v > 0, "positive seconds")
+    levels = _float_list(t.get("levels"), "noise", "levels", lambda v: v <= 1, "quantile levels in [0, 1]")
+    rows = t.get("factors")
+    if not isinstance(rows, list) or len(rows) != len(windows):
+        raise CnnperfError(f"noise: 'factors' must hold one list per window ({len(windows)}), got {rows!r}")
+    factors = tuple(_float_list(r, "noise", "factors", lambda v: v > 0, "positive factors") for r in rows)
+    if any(len(r) != len(levels) for r in factors) or len(levels) < 2 or list(levels) != sorted(set(levels)) \
+            or list(windows) != sorted(set(windows)):
+        raise CnnperfError("noise: window_s and levels must increase and every factors row needs one value per level")
+    probe = t.get("probe", "")
+    if not isinstance(probe, str):
+        raise CnnperfError(f"noise: 'probe' must be a string, got {probe!r}")
+    numbers = {f.name: _number(t, f.name, int if f.type in (int, "int") else float, "noise", True)
+               for f in fields(Noise) if f.name in ("region_drift", "probe_drift", "duration_s", "regions")}
+    return Noise(windows, levels, factors, probe=probe, **numbers)
 
 
 def _machine(doc: dict) -> dict:
@@ -199,9 +313,10 @@ def _extra(doc: dict) -> dict:
 def profile_from_dict(doc: dict) -> HardwareProfile:
     version = doc.get("schema_version")
     if version is None:
-        raise CnnperfError("missing 'schema_version'; profiles start with schema_version = 1")
-    if version != SCHEMA_VERSION:
-        raise CnnperfError(f"unknown schema_version {version!r}; this cnnperf reads schema_version = {SCHEMA_VERSION}")
+        raise CnnperfError(f"missing 'schema_version'; profiles start with schema_version = {SCHEMA_VERSION}")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        raise CnnperfError(f"unknown schema_version {version!r}; this cnnperf reads schema_version = "
+                           f"{' or '.join(map(str, READABLE_VERSIONS))}")
     for key in ("name", "description", "source"):
         if not isinstance(doc.get(key, ""), str):
             raise CnnperfError(f"'{key}' must be a string, got {doc[key]!r}")
@@ -213,7 +328,8 @@ def profile_from_dict(doc: dict) -> HardwareProfile:
     model = machine_model.from_dict(doc["machine_model"], networks) if "machine_model" in doc else None
     return HardwareProfile(name=str(doc.get("name", "unnamed")), cpi=_cpi(doc), networks=networks,
                            description=doc.get("description", ""), source=doc.get("source", ""),
-                           extra=_extra(doc), machine_model=model, **_machine(doc))
+                           extra=_extra(doc), cpi_spread=_cpi_spread(doc), noise=_noise(doc), machine_model=model,
+                           **_machine(doc))
 
 
 def _network_to_dict(n: NetworkParams) -> dict:
@@ -224,9 +340,14 @@ def _network_to_dict(n: NetworkParams) -> dict:
             entry[f.name] = value
         elif how == "memory_contention":
             entry["memory_contention"] = {"threads": list(value.threads), "seconds": list(value.seconds),
-                                          "status": list(value.status)}
+                                          "status": list(value.status), **_spread_lists(value.spread)}
         elif how == "table" and value:
             entry[f.name] = dict(value)
+        elif how == "uncertainty" and value:
+            entry[f.name] = {k: asdict(s) for k, s in value.items()}
+        elif how == "reference_runs" and value is not None:
+            entry[f.name] = {"threads": list(value.threads), "seconds": list(value.seconds), "images": value.images,
+                             "test_images": value.test_images, "epochs": value.epochs, **_spread_lists(value.spread)}
     return entry
 
 
@@ -234,8 +355,14 @@ def profile_to_dict(profile: HardwareProfile) -> dict:
     machine = {f.name: getattr(profile, f.name) for f in fields(HardwareProfile) if f.metadata.get("toml") == "machine"}
     doc = {"schema_version": SCHEMA_VERSION, "name": profile.name, "description": profile.description,
            "source": profile.source, "machine": machine,
-           "cpi": {"threads_per_core": list(profile.cpi), "cycles_per_instruction": list(profile.cpi.values())},
+           "cpi": {"threads_per_core": list(profile.cpi), "cycles_per_instruction": list(profile.cpi.values()),
+                   **_spread_lists([profile.cpi_spread.get(t, Spread(c, c, c, c, 0)) for t, c in profile.cpi.items()]
+                                   if profile.cpi_spread else [])},
            "networks": {name: _network_to_dict(n) for name, n in profile.networks.items()}}
+    if profile.noise is not None:
+        n = profile.noise
+        doc["noise"] = {**asdict(n), "window_s": list(n.window_s), "levels": list(n.levels),
+                        "factors": [list(r) for r in n.factors]}
     if profile.machine_model is not None:
         doc["machine_model"] = machine_model.to_dict(profile.machine_model)
     doc.update({k: v for k, v in profile.extra.items() if k not in TOP_KEYS})

@@ -9,9 +9,12 @@ max or average pooling after it or not, fully connected layers, the output.
 Shapes are drawn (seeded) log-uniformly over what MNIST-scale CNNs use, their ends included:
 1-128 input maps, 2-128 output maps, kernels 2-7, maps 3-29 wide, 10-512 neurons. Every probe
 is timed with `engine.profile_layers` (a cycle counter around each layer's forward and backward,
-training as usual) and an evaluation pass; probes are measured in rounds, each round in a new
-shuffled order, so repeats of one probe are spread over the whole calibration and slow drifts
-hit all shapes alike; the per-layer values are medians over rounds.
+training as usual) and an evaluation pass, both as tasks of the measurement protocol
+(`measure.protocol`): interleaved with every other region of the calibration, repeated until
+the median is precise enough; a layer's value is the median over the blocks the MAD rule kept
+(scaled like the whole region when the protocol normalised it for drift). The contention model
+and TPrep come from probes spread over weights and compute (`contention_specs`), measured as
+the presets are (`measure.tasks.NetworkBench`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ import numpy as np
 from cnnperf.fileio import ResumableState
 from cnnperf.hardware.machine_model import ContentionModel, MachineModel, features
 from cnnperf.hardware.topology import simd_fp32_lanes
-from cnnperf.measure.quantities import measure_contention, measure_prep, synthetic_images
+from cnnperf.measure.protocol import Estimates, Task
+from cnnperf.measure.quantities import synthetic_images
+from cnnperf.measure.robust import mad_keep
+from cnnperf.measure.tasks import NetworkBench, contention_step
 from cnnperf.networks import NetworkSpec, parse_notation
 
 MAX_MACS = 40e6  # multiply-adds per train step of one probe (forward + backward): keeps each probe cheap
@@ -35,7 +41,6 @@ Log = Callable[[str], None]
 @dataclass(frozen=True)
 class GridConfig:
     probes: int = 240
-    rounds: int = 5
     region_s: float = 0.04  # seconds per timed region of one probe
     contention_nets: int = 6
     prep_nets: int = 8
@@ -43,7 +48,7 @@ class GridConfig:
 
     @classmethod
     def quick(cls) -> GridConfig:
-        return cls(probes=120, rounds=3, region_s=0.02, contention_nets=5, prep_nets=6)
+        return cls(probes=120, region_s=0.02, contention_nets=5, prep_nets=6)
 
 
 def _log_int(rng, lo: int, hi: int) -> int:
@@ -159,7 +164,8 @@ def design(n: int, seed: int = 0) -> list[NetworkSpec]:
 
 
 class _Probe:
-    """One probe network's engine state (single thread) and its region size."""
+    """One probe network's engine state (single thread), its region size and the per-layer
+    times of every block measured (forward/backward seconds per image, the train-step remainder)."""
 
     def __init__(self, spec: NetworkSpec, images: dict, region_s: float):
         from cnnperf import engine
@@ -169,53 +175,111 @@ class _Probe:
         self.layout = engine.build_layout(spec)
         self.weights = engine.init_weights(self.layout, 0)
         self.ws = engine.new_workspace(self.layout)
-        shape = spec.shapes[0].size
-        if shape not in images:
-            images[shape] = synthetic_images(2048, spec, seed=shape)
-        self.x, self.y = images[shape]
+        size = spec.shapes[0].size
+        if size not in images:
+            images[size] = synthetic_images(2048, spec, seed=size)
+        self.x, self.y = images[size]
         warm = engine.profile_layers(self.layout, self.weights, self.ws, self.x, self.y, 0, 4, 1e-4)
-        per_image = max(warm.total_s / 4, 1e-7)
-        self.n = int(np.clip(region_s / per_image, 4, len(self.x)))
+        self.n = int(np.clip(region_s / max(warm.total_s / 4, 1e-7), 4, len(self.x)))
+        self.layers: list[dict] = []
 
-    def measure(self) -> dict:
-        """One block: per layer forward/backward seconds per image, the train-step remainder and
-        the evaluation pass per image."""
-        e, n = self.engine, self.n
-        t = e.profile_layers(self.layout, self.weights, self.ws, self.x, self.y, 0, n, 1e-4)
+    def train(self) -> float:
+        """One timed region: n images trained with the per-layer timer. Returns its seconds."""
+        n = self.n
+        t = self.engine.profile_layers(self.layout, self.weights, self.ws, self.x, self.y, 0, n, 1e-4)
+        self.layers.append({"forward": [v / n for v in t.forward_s], "backward": [v / n for v in t.backward_s],
+                            "remainder": t.remainder_s / n})
+        return t.total_s
+
+    def evaluate(self) -> float:
         t0 = time.perf_counter()
-        e.evaluate_images(self.layout, self.weights, self.ws, self.x, self.y, 0, n)
-        evaluation = (time.perf_counter() - t0) / n
-        return {"forward": [v / n for v in t.forward_s], "backward": [v / n for v in t.backward_s],
-                "remainder": t.remainder_s / n, "evaluation": evaluation}
+        self.engine.evaluate_images(self.layout, self.weights, self.ws, self.x, self.y, 0, self.n)
+        return time.perf_counter() - t0
 
 
-def measure_grid(specs: list[NetworkSpec], config: GridConfig, state: ResumableState, log: Log,
-                 progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Every probe measured in `config.rounds` rounds (a new shuffled order each round); the
-    medians per probe. Finished rounds are saved in `state` (the calibration resumes)."""
-    images: dict = {}
-    probes = [_Probe(s, images, config.region_s) for s in specs]
-    rounds = [state.get(f"machine/grid/{r}") for r in range(config.rounds)]
-    rng = np.random.default_rng([config.seed, 99])
-    for r in range(config.rounds):
-        order = rng.permutation(len(probes))
-        if rounds[r] is not None:
-            continue
-        result: list = [None] * len(probes)
-        for j, k in enumerate(order, start=1):
-            if progress and j % 10 == 1:
-                progress(f"machine model: round {r + 1}/{config.rounds}, probe {j}/{len(probes)}")
-            result[k] = probes[k].measure()
-        rounds[r] = result
-        state.put(f"machine/grid/{r}", result)
-    log(f"machine model: {len(probes)} probe networks x {config.rounds} rounds measured")
-    out = []
-    for k in range(len(probes)):
-        blocks = [rounds[r][k] for r in range(config.rounds)]
-        out.append({key: (np.median([b[key] for b in blocks], axis=0).tolist() if key in ("forward", "backward")
-                          else float(np.median([b[key] for b in blocks])))
-                    for key in blocks[0]})
-    return out
+class MachineTasks:
+    """The machine model's regions as protocol tasks (`tasks`), and the model from their
+    estimates (`model`). Per-layer times of finished blocks are saved in the calibration state."""
+
+    def __init__(self, config: GridConfig, threads: tuple[int, ...], hardware_threads: int, state: ResumableState):
+        self.config, self.threads, self.hw, self.state = config, tuple(threads), hardware_threads, state
+        self.specs = design(config.probes, config.seed)
+        images: dict = {}
+        self.probes = [_Probe(s, images, config.region_s) for s in self.specs]
+        saved = state.get("machine/layers")
+        if isinstance(saved, list) and len(saved) == len(self.probes):
+            for probe, blocks in zip(self.probes, saved):
+                probe.layers = list(blocks) if isinstance(blocks, list) else []
+        self.contention = contention_specs(self.specs, config.contention_nets)
+        self.prep = contention_specs(self.specs, config.prep_nets)
+        nets = {s.name: s for s in self.contention + self.prep}
+        self.benches = {name: NetworkBench(s, _contention_images(s), self.threads, hardware_threads)
+                        for name, s in nets.items()}
+        self._saved = time.perf_counter()
+
+    def _train(self, j: int) -> float:
+        seconds = self.probes[j].train()
+        if time.perf_counter() - self._saved > 2.0:
+            self.save()
+        return seconds
+
+    def save(self) -> None:
+        self.state.put("machine/layers", [p.layers for p in self.probes])
+        self._saved = time.perf_counter()
+
+    def tasks(self) -> list[Task]:
+        out = []
+        for j, p in enumerate(self.probes):
+            out += [Task(f"machine/{j}/train", lambda j=j: self._train(j), per=p.n),
+                    Task(f"machine/{j}/eval", self.probes[j].evaluate, per=p.n)]
+        team = tuple(p for p in self.threads if p > 1)
+        contention = {s.name for s in self.contention}
+        for name, bench in self.benches.items():
+            out += [Task(f"machine/{t.key}", t.run, t.per) for t in
+                    bench.tasks({"times": name in contention, "prep": name in {s.name for s in self.prep}},
+                                team if name in contention else ())]
+        return out
+
+    def close(self) -> None:
+        self.save()
+        for bench in self.benches.values():
+            bench.close()
+
+    def _layers(self, j: int, est: Estimates) -> dict:
+        """Probe j's per-layer medians over the blocks the MAD rule kept (the protocol's estimate)."""
+        probe, e = self.probes[j], est[f"machine/{j}/train"]
+        blocks = probe.layers
+        raw = np.array([s for _, s, _ in est.blocks[f"machine/{j}/train"]]) / probe.n
+        keep = mad_keep(raw) if len(raw) == len(blocks) and len(raw) else np.ones(len(blocks), bool)
+        kept = [b for b, k in zip(blocks, keep) if k] or blocks
+        scale = e.value / float(np.median(raw[keep])) if e.normalised and len(raw) == len(blocks) else 1.0
+        out = {key: (np.median([b[key] for b in kept], axis=0) * scale).tolist() for key in ("forward", "backward")}
+        out["remainder"] = float(np.median([b["remainder"] for b in kept])) * scale
+        out["evaluation"] = est[f"machine/{j}/eval"].value
+        return out
+
+    def model(self, est: Estimates, quick: bool, log: Log, seconds: float) -> MachineModel:
+        from cnnperf.models.machine_fit import fit_contention
+        from cnnperf.models.strategy_d import prep_features
+
+        medians = [self._layers(j, est) for j in range(len(self.probes))]
+        measured = {p: [] for p in self.threads}
+        for s in self.contention:
+            for p in self.threads:
+                measured[p].append(contention_step(est, f"machine/{s.name}", p, self.hw)["seconds"])
+        steps = [est[f"machine/{s.name}/train"].value for s in self.contention]
+        contention = fit_contention([4.0 * s.n_weights for s in self.contention], measured, steps)
+        prep_rows = [{k: float(np.ravel(v)[0]) for k, v in prep_features(s, self.hw).items()} for s in self.prep]
+        prep_s = [est[f"machine/{s.name}/prep"].value for s in self.prep]
+        lanes = simd_fp32_lanes()
+        c = self.config
+        source = (f"cnnperf calibrate{' --quick' if quick else ''}: {c.probes} probe networks (seed {c.seed}) by the "
+                  f"measurement protocol, contention of {len(self.contention)} networks at p = "
+                  f"{','.join(map(str, self.threads))}, {lanes} fp32 lanes, measured in {seconds:.0f} s with the rest")
+        model = fit_machine_model(self.specs, medians, contention, prep_rows, prep_s, lanes, source)
+        log(f"machine model: {len(model.kernels)} kernel paths, median cross-validated error {model.spread:.1%}; "
+            f"contention form {contention.form}, leave-one-network-out error {contention.cv_error:.0%}")
+        return model
 
 
 def grid_points(specs: list[NetworkSpec], medians: list[dict], lanes: int) -> dict[str, tuple[list, list]]:
@@ -279,67 +343,24 @@ def contention_specs(specs: list[NetworkSpec], n: int) -> list[NetworkSpec]:
     return [specs[k] for k in dict.fromkeys(picks)][:n]
 
 
-def measure_contention_model(specs: list[NetworkSpec], steps: list[float], threads, hardware_threads: int,
-                             quick: bool, state: ResumableState, progress=None) -> tuple[ContentionModel, list]:
-    """MemoryContention(p) of each network (measure.quantities.measure_contention), fitted to the
-    weight bytes W and the single-thread step `steps` (seconds per image)."""
-    from cnnperf.models.machine_fit import fit_contention
-
-    repeats = 3 if quick else 5
-    measured: dict[int, list[float]] = {p: [] for p in threads}
-    for spec in specs:
-        per_image = state.get(f"machine/contention/{spec.notation()}")
-        if per_image is None:
-            per_image = {}
-            for p in threads:
-                if progress:
-                    progress(f"machine model: contention of {spec.notation()} at p = {p}")
-                per_image[str(p)] = 0.0 if p == 1 else max(0.0, measure_contention(
-                    spec, p, _contention_images(spec), repeats, hardware_threads)[0])
-            state.put(f"machine/contention/{spec.notation()}", per_image)
-        for p in threads:
-            measured[p].append(float(per_image[str(p)]))
-    weights = [4.0 * spec.n_weights for spec in specs]
-    return fit_contention(weights, measured, steps), [(s.notation(), w) for s, w in zip(specs, weights)]
-
-
 def _contention_images(spec: NetworkSpec) -> int:
     """Images per worker for a region of about 0.1 s on a current core (from the multiply-adds)."""
     return int(np.clip(0.1 / (2 * train_macs(spec) / 20e9 + 5e-6), 20, 3000))
 
 
-def measure_prep_points(specs, hardware_threads: int, repeats: int) -> tuple[list, list]:
-    from cnnperf.models.strategy_d import prep_features
-
-    rows, seconds = [], []
-    for spec in specs:
-        rows.append({k: float(np.ravel(v)[0]) for k, v in prep_features(spec, hardware_threads).items()})
-        seconds.append(measure_prep(spec, hardware_threads, repeats).value)
-    return rows, seconds
 
 
 def calibrate_machine_model(threads, hardware_threads: int, quick: bool, state: ResumableState, log: Log,
                             progress=None, config: GridConfig | None = None) -> MachineModel:
-    """The whole machine-model step of `cnnperf calibrate` (grid, TPrep, contention, fits)."""
+    """The machine model alone (calibrate interleaves the same tasks with its other regions)."""
+    from cnnperf.measure.protocol import measure
+
     config = config or (GridConfig.quick() if quick else GridConfig())
+    tasks = MachineTasks(config, tuple(threads), hardware_threads, state)
     t0 = time.perf_counter()
-    specs = design(config.probes, config.seed)
-    lanes = simd_fp32_lanes()
-    medians = measure_grid(specs, config, state, log, progress)
-    if progress:
-        progress("machine model: TPrep")
-    prep_rows, prep_s = measure_prep_points(contention_specs(specs, config.prep_nets), hardware_threads,
-                                            3 if quick else 5)
-    chosen = contention_specs(specs, config.contention_nets)
-    step = {s.notation(): sum(m["forward"]) + sum(m["backward"]) + m["remainder"] for s, m in zip(specs, medians)}
-    contention, nets = measure_contention_model(chosen, [step[s.notation()] for s in chosen], threads,
-                                                hardware_threads, quick, state, progress)
-    source = (f"cnnperf calibrate{' --quick' if quick else ''}: {config.probes} probe networks (seed {config.seed}) "
-              f"x {config.rounds} rounds, contention of {len(nets)} networks at p = {','.join(map(str, threads))}, "
-              f"{lanes} fp32 lanes, {time.perf_counter() - t0:.0f} s")
-    model = fit_machine_model(specs, medians, contention, prep_rows, prep_s, lanes, source)
-    log(f"machine model: {len(model.kernels)} kernel paths, median cross-validated error "
-        f"{model.spread:.1%}; contention form {contention.form}, leave-one-network-out error "
-        f"{contention.cv_error:.0%} "
-        f"({time.perf_counter() - t0:.0f} s)")
-    return model
+    try:
+        est = measure(tasks.tasks(), min_blocks=3, max_blocks=8 if quick else 20, seed=config.seed, state=state,
+                      state_key="machine-protocol", log=log, progress=progress)
+        return tasks.model(est, quick, log, time.perf_counter() - t0)
+    finally:
+        tasks.close()

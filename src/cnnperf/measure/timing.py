@@ -1,4 +1,7 @@
-"""Repeated measurements with stability checks (median, coefficient of variation, flags)."""
+"""Back-to-back repeats with a coefficient of variation (cnnperf 0.1's timer). Superseded by
+`measure.protocol` (interleaved blocks, drift probe, MAD rule, distribution-free intervals),
+which calibrate and validate use: a cv of back-to-back repeats promises a precision a shared
+machine does not have. Kept as a small utility for quick checks."""
 
 from __future__ import annotations
 

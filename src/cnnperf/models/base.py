@@ -5,6 +5,8 @@ and the named terms `TERMS` (`prep`, `train`, `validate`, `test`, `mem`) that ad
 vectorised over NumPy arrays of p / i / it / ep (they broadcast). A strategy fitted to whole
 runs that cannot separate the phases (c) reports its value in `train` and 0 in the others,
 and says so in `Prediction.notes`. The distributed model adds a term `comm`.
+Prediction intervals are generic (`cnnperf.models.intervals`): the strategy's own `predict`
+re-run on profiles drawn from the stored uncertainty; they fill `seconds_low`, `seconds_high`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ class Prediction:
     time_slice: np.ndarray | float = 1.0
     notes: tuple[str, ...] = field(default=())
     inputs: dict = field(default_factory=dict)  # strategy-specific values that `substitute` shows
+    seconds_low: np.ndarray | None = None  # the prediction interval at `interval_level` (None: none)
+    seconds_high: np.ndarray | None = None
+    interval_level: float | None = None
+    flags: tuple[str, ...] = ()  # per row (rows() order): "" or why the value must not be trusted
 
     @property
     def seconds(self) -> np.ndarray:
@@ -75,12 +81,20 @@ class Prediction:
               "seconds": self.seconds, "cpi": self.cpi, "tpc": self.threads_per_core,
               "slice": self.time_slice}.items()}
         terms = {k: self.column(v) for k, v in self.terms.items()}
+        lo, hi = (None if v is None else self.column(v) for v in (self.seconds_low, self.seconds_high))
         return [{"net": self.net, "strategy": self.strategy, "p": int(b["p"][j]), "images": int(b["images"][j]),
                  "test_images": int(b["test_images"][j]), "epochs": int(b["epochs"][j]),
                  "seconds": float(b["seconds"][j]),
+                 "seconds_low": None if lo is None else float(lo[j]),
+                 "seconds_high": None if hi is None else float(hi[j]),
+                 "interval_level": self.interval_level, "flag": self.flag(j),
                  "terms": {**{k: float(v[j]) for k, v in terms.items()}, "cpi": float(b["cpi"][j]),
                            "threads_per_core": int(b["tpc"][j]), "time_slice": float(b["slice"][j])}}
                 for j in range(len(b["p"]))]
+
+    def flag(self, j: int) -> str | None:
+        """Why row j must not be trusted as it stands (extrapolated, implausible), or None."""
+        return (self.flags[j] or None) if j < len(self.flags) else None
 
     def value(self, name: str, j: int = 0) -> float:
         """Row j of p, images, test_images, epochs, cpi or time_slice as a float."""

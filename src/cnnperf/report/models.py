@@ -27,14 +27,18 @@ def format_prediction(pred: Prediction, profile: HardwareProfile) -> str:
     rows = pred.rows()
     terms = [k for k in rows[0]["terms"] if k not in ("cpi", "threads_per_core", "time_slice")]
     regimes = pred.inputs.get("contention_regime")
-    head = ("p", "images", "test", "epochs", *(f"{t} s" for t in terms), "total s", "minutes", "thr/core", "CPI",
+    level = pred.interval_level if pred.seconds_low is not None else None
+    head = ("p", "images", "test", "epochs", *(f"{t} s" for t in terms), "total s", "minutes",
+            *((f"+-% ({level:.0%})",) if level else ()), "thr/core", "CPI",
             "CPI from", "slice", *(("contention",) if regimes is not None else ()), "hardware")
     table_max = max(profile.cpi)
     body = [head]
     for j, r in enumerate(rows):
         beyond = "beyond" if r["p"] > profile.hardware_threads else "within"
+        mark = " !" if r["flag"] else ""
         body.append((f"{r['p']:,}", f"{r['images']:,}", f"{r['test_images']:,}", r["epochs"],
-                     *(f"{r['terms'][t]:,.1f}" for t in terms), f"{r['seconds']:,.1f}", f"{r['seconds'] / 60:,.2f}",
+                     *(f"{r['terms'][t]:,.1f}" for t in terms), f"{r['seconds']:,.1f}{mark}",
+                     f"{r['seconds'] / 60:,.2f}{mark}", *((interval_text(r),) if level else ()),
                      r["terms"]["threads_per_core"], f"{r['terms']['cpi']:g}",
                      "table" if r["terms"]["threads_per_core"] <= table_max else f"held ({table_max}/core)",
                      f"{r['terms']['time_slice']:.3g}", *((pred.column(regimes)[j],) if regimes is not None else ()),
@@ -46,9 +50,24 @@ def format_prediction(pred: Prediction, profile: HardwareProfile) -> str:
         lines.append("contention: linear between measured thread counts, least-squares line a + b*p beyond them; "
                      f"hardware threads: {profile.hardware_threads:,} ({profile.cores} cores x "
                      f"{profile.threads_per_core})")
+    for r in rows:
+        if r["flag"]:
+            advice = " (do not use this value as it stands)" if "implausible" in r["flag"] else ""
+            lines.append(f"! p = {r['p']:,}: {r['flag']}{advice}")
     for note in pred.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def interval_text(row: dict) -> str:
+    """The interval of a prediction row relative to its value, e.g. '-3/+28' (asymmetric) or '+-34'."""
+    lo, hi, t = row["seconds_low"], row["seconds_high"], row["seconds"]
+    if lo is None or hi is None or not t > 0:
+        return "-"
+    down, up = 100 * (t - lo) / t, 100 * (hi - t) / t
+    if abs(down - up) < 0.5:
+        return f"+-{up:.0f}"
+    return f"{-down:+.0f}/{up:+.0f}"
 
 
 def format_counts(counts: OpCounts, notation: str) -> str:

@@ -1,4 +1,5 @@
-"""Plots (paper Figures 5-7): measured and predicted training time over p, log axes. PNG bytes."""
+"""Plots (paper Figures 5-7): measured (median, min-max bars) and predicted training time over
+p with each strategy's prediction interval as a band, log axes. PNG bytes."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def time_over_p_png(net: str, measured: dict, result) -> bytes:
             color, ls = COLORS[k % len(COLORS)], STYLES[k % len(STYLES)]
             ax.plot([r.p for r in rows], [r.predicted_s for r in rows], ls, color=color, marker=".",
                     label=f"strategy {STRATEGIES[s].LABEL}")
+            if all(r.predicted_low is not None for r in rows):
+                level = f"{result.interval_level:.0%} " if result.interval_level else ""
+                ax.fill_between([r.p for r in rows], [r.predicted_low for r in rows],
+                                [r.predicted_high for r in rows], color=color, alpha=0.15, linewidth=0,
+                                label=f"{level}interval {STRATEGIES[s].LABEL[:3]}")
     if result.fit_threads:
         ax.axvspan(min(result.fit_threads) * 0.9, max(result.fit_threads) * 1.1, color="0.9", label="fit threads")
     ax.set_xscale("log", base=2)

@@ -19,6 +19,18 @@ def relative_error(measured, predicted) -> np.ndarray:
     return (p - m) / m
 
 
+def coverage(measured, low, high) -> float:
+    """Share of the measured values inside their prediction intervals [low, high]."""
+    m = np.asarray(measured, float)
+    return float(np.mean((m >= np.asarray(low, float)) & (m <= np.asarray(high, float))))
+
+
+def half_width(predicted, low, high) -> np.ndarray:
+    """The interval's half-width relative to the prediction: (high - low) / 2 / predicted."""
+    p = np.asarray(predicted, float)
+    return (np.asarray(high, float) - np.asarray(low, float)) / 2 / p
+
+
 @dataclass(frozen=True)
 class Summary:
     strategy: str
@@ -28,8 +40,18 @@ class Summary:
     max_abs_error: float
     mean_delta: float
     max_delta: float
+    mean_error: float = 0.0  # signed: > 0 over-predicts
+    coverage: float | None = None  # share of measured medians inside the prediction intervals
+    median_half_width: float | None = None  # of the intervals, relative to the prediction
+    interval_level: float | None = None
 
 
-def summarize(strategy: str, net: str, measured, predicted) -> Summary:
-    e, d = np.abs(relative_error(measured, predicted)), paper_delta(measured, predicted)
-    return Summary(strategy, net, len(e), float(e.mean()), float(e.max()), float(d.mean()), float(d.max()))
+def summarize(strategy: str, net: str, measured, predicted, low=None, high=None, level: float | None = None
+              ) -> Summary:
+    signed = relative_error(measured, predicted)
+    e, d = np.abs(signed), paper_delta(measured, predicted)
+    cov = hw = None
+    if low is not None and high is not None and not any(v is None for v in list(low) + list(high)):
+        cov, hw = coverage(measured, low, high), float(np.median(half_width(predicted, low, high)))
+    return Summary(strategy, net, len(e), float(e.mean()), float(e.max()), float(d.mean()), float(d.max()),
+                   float(signed.mean()), cov, hw, level if cov is not None else None)

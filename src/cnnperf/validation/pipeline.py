@@ -23,6 +23,7 @@ class ValidationRequest:
     fit_threads: tuple[int, ...] | None = None  # fit here, test on the other thread counts
     reuse: Path | None = None  # analyse the runs stored in this directory instead of training
     holdout: tuple[str, ...] = ()  # networks not in the calibration: reported separately
+    interval: float | None = 0.9  # level of the prediction intervals (None: none)
 
 
 def _check(request: ValidationRequest) -> None:
@@ -69,4 +70,5 @@ def measure_and_analyse(request: ValidationRequest, log: Callable[[str], None],
         data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
         runs = run_sweep(config, data, out, log, progress)
     measured = medians(runs)
-    return analyse(request.profile, config, measured, request.fit_threads, request.holdout), runs, measured
+    return analyse(request.profile, config, measured, request.fit_threads, request.interval,
+                   request.holdout), runs, measured

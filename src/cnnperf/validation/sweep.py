@@ -1,5 +1,7 @@
-"""The validation sweep: real training for every (network, p), repeated; results persisted
-after every run so an interrupted sweep resumes where it stopped."""
+"""The validation sweep: real training for every (network, p), repeated, by the measurement
+protocol (`measure.protocol`): the (network, p, repeat) runs in seeded, randomised, interleaved
+order (every configuration once per round, rounds shuffled), the drift probe between runs;
+every run is persisted as it finishes, so an interrupted sweep resumes where it stopped."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from cnnperf.validation import store
+
+PROTOCOL_KEY = "protocol"  # the measurement protocol's record in the sweep state
 
 
 @dataclass(frozen=True)
@@ -52,39 +56,49 @@ def measured_run(net: str, p: int, k: int, result) -> Run:
 
 def run_sweep(config: SweepConfig, data, out_dir: Path, log: Callable[[str], None] = print,
               tick: Callable[[str], None] | None = None) -> list[Run]:
-    """Train every (net, p) `repeat` times (order: repeat-major so drifts spread over p);
-    every finished run is saved, so an interrupted sweep resumes where it stopped."""
+    """Train every (net, p) `repeat` times in the protocol's interleaved order (seeded by
+    `config.seed`); every finished run is saved, so an interrupted sweep resumes where it stopped."""
     from cnnperf.hardware.topology import available_cores
+    from cnnperf.measure.protocol import Task, measure
     from cnnperf.networks import resolve_network
     from cnnperf.parallel.run import train
     from cnnperf.parallel.trainer import TrainConfig
 
     state = store.sweep_state(out_dir, config.fingerprint(), log)
     try:
-        runs = [Run(**r) for r in state.steps.values()]
+        runs = {k: Run(**r) for k, r in state.steps.items() if k != PROTOCOL_KEY}
     except TypeError:
         log(f"ignoring {state.path}: its runs are malformed; starting over")
-        state.steps, runs = {}, []
-    done = {(r.net, r.p, r.repeat) for r in runs}
-    todo = [(k, n, p) for k in range(config.repeat) for n in config.nets for p in config.threads
-            if (n, p, k) not in done]
-    for j, (k, net, p) in enumerate(todo, start=1):
-        if tick:
-            tick(f"run {len(done) + j}/{len(done) + len(todo)}: {net}, p = {p}, repeat {k + 1}")
-        result, _ = train(resolve_network(net), data, TrainConfig(epochs=config.epochs, threads=p, seed=config.seed),
-                          cores=available_cores())
-        run = measured_run(net, p, k, result)
-        runs.append(run)
-        state.put(f"{net}/{p}/{k}", asdict(run))
-    return runs
+        state.steps, runs = {}, {}
+    total = len(config.nets) * len(config.threads) * config.repeat
+
+    def task(net: str, p: int) -> Task:
+        def run() -> float:
+            k = sum(1 for r in runs.values() if (r.net, r.p) == (net, p))
+            if tick:
+                tick(f"run {len(runs) + 1}/{total}: {net}, p = {p}, repeat {k + 1}")
+            result, _ = train(resolve_network(net), data, TrainConfig(epochs=config.epochs, threads=p,
+                                                                      seed=config.seed), cores=available_cores())
+            r = runs[f"{net}/{p}/{k}"] = measured_run(net, p, k, result)
+            state.put(f"{net}/{p}/{k}", asdict(r))
+            return r.seconds
+        return Task(f"{net}/{p}", run)
+
+    est = measure([task(n, p) for n in config.nets for p in config.threads], min_blocks=config.repeat,
+                  max_blocks=config.repeat, seed=config.seed, state=state, state_key=PROTOCOL_KEY, log=log)
+    if len(est.probes) > 2:
+        log(f"machine noise during the sweep: drift probe {est.noise().probe_drift:+.0%} at its 95th percentile, "
+            f"runs up to {est.noise().region_drift:+.0%} over their medians")
+    return sorted((r for r in runs.values() if r.repeat < config.repeat), key=lambda r: (r.net, r.p, r.repeat))
 
 
 def medians(runs: list[Run]) -> dict[tuple[str, int], dict]:
-    """{(net, p): {"seconds": median, "min", "max", "repeats", "test_error"}}."""
+    """{(net, p): {"seconds": median, "min", "max", "repeats", "samples", "test_error"}}."""
     out = {}
     for key in sorted({(r.net, r.p) for r in runs}):
         sel = [r for r in runs if (r.net, r.p) == key]
         s = np.array([r.seconds for r in sel])
         out[key] = {"seconds": float(np.median(s)), "min": float(s.min()), "max": float(s.max()),
-                    "repeats": len(sel), "test_error": float(np.median([r.test_error for r in sel]))}
+                    "repeats": len(sel), "samples": [float(v) for v in s],
+                    "test_error": float(np.median([r.test_error for r in sel]))}
     return out
