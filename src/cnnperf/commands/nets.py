@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from cnnperf.commands._args import nonnegative_int, positive_int
 from cnnperf.networks import PRESETS, preset, resolve_network
 from cnnperf.networks.spec import NetworkSpec
 
-KIND_LABEL = {"input": "input", "conv": "convolution", "maxpool": "max pooling", "full": "fully connected", "output": "output"}
+KIND_LABEL = {"input": "input", "conv": "convolution", "maxpool": "max pooling", "full": "fully connected",
+              "output": "output"}
 
 
 def register(sub) -> None:
@@ -20,9 +22,9 @@ def register(sub) -> None:
                            description="Draw random valid networks (1x29x29 input, 1-3 convolution stages with "
                                        "optional max pooling, 0-2 fully connected layers, 10 outputs; see "
                                        "cnnperf/networks/random.py), one notation per line.")
-    rnd.add_argument("--seed", type=int, default=0, help="seed of the generator (default: 0)")
-    rnd.add_argument("--count", type=int, default=10, help="how many networks (default: 10)")
-    rnd.add_argument("--max-macs", type=int, default=None, metavar="N",
+    rnd.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the generator (default: 0)")
+    rnd.add_argument("--count", type=positive_int, default=10, help="how many networks (default: 10)")
+    rnd.add_argument("--max-macs", type=positive_int, default=None, metavar="N",
                      help="at most N multiply-adds per train step (default: 30,000,000, about the large preset)")
     rnd.set_defaults(run=run_random)
 
@@ -31,7 +33,8 @@ def format_table(spec: NetworkSpec) -> str:
     rows = [("#", "layer", "maps", "map size", "kernel", "neurons", "weights")]
     for s in spec.shapes:
         kernel = f"{s.kernel}x{s.kernel}" if s.kernel else "-"
-        rows.append((str(s.index), KIND_LABEL[s.kind], f"{s.maps:,}", f"{s.size}x{s.size}", kernel, f"{s.neurons:,}", f"{s.weights:,}"))
+        rows.append((str(s.index), KIND_LABEL[s.kind], f"{s.maps:,}", f"{s.size}x{s.size}", kernel, f"{s.neurons:,}",
+                     f"{s.weights:,}"))
     rows.append(("", "total", "", "", "", f"{spec.n_neurons:,}", f"{spec.n_weights:,}"))
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = [f"network {spec.name}: {spec.notation()}  (activation {spec.activation})"]
@@ -57,6 +60,6 @@ def run_list(args) -> int:
 def run_random(args) -> int:
     from cnnperf.networks.random import MAX_MACS, executed_macs, random_networks
 
-    for spec in random_networks(args.seed, args.count, args.max_macs or MAX_MACS):
+    for spec in random_networks(args.seed, args.count, MAX_MACS if args.max_macs is None else args.max_macs):
         print(f"{spec.notation():50s} {spec.n_weights:>10,} weights {executed_macs(spec):>13,} multiply-adds")
     return 0
