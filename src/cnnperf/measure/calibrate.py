@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -54,11 +55,50 @@ class CalibrationConfig:
                                           self.reference_threads, self.machine_model]).encode()).hexdigest()[:16]
 
 
+def _number(v, positive: bool = False) -> bool:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return ok and (v > 0 if positive else v >= 0)
+
+
+def _record(v, positive: tuple = (), numbers: tuple = (), texts: tuple = ("src",)) -> bool:
+    return (isinstance(v, dict) and all(_number(v.get(k), True) for k in positive)
+            and all(_number(v.get(k)) for k in numbers) and all(isinstance(v.get(k), str) for k in texts))
+
+
+def _grid_round(v) -> bool:
+    return isinstance(v, list) and all(
+        isinstance(b, dict) and _number(b.get("remainder")) and _number(b.get("evaluation"))
+        and all(isinstance(b.get(k), list) and all(_number(x) for x in b[k]) for k in ("forward", "backward"))
+        for b in v)
+
+
+def step_ok(name: str, value) -> bool:
+    """A saved step holds what the calibration reads back from it (a hand-edited or damaged state
+    file then means starting over, not a traceback or a profile that does not load); steps of
+    other kinds pass."""
+    if name == "cpi":
+        return isinstance(value, dict) and bool(value) and all(k.isdigit() and _number(c, True)
+                                                               for k, c in value.items())
+    if name.startswith("machine/grid/"):
+        return _grid_round(value)
+    if name.startswith("machine/contention/"):
+        return isinstance(value, dict) and all(_number(c) for c in value.values())
+    if name.endswith("/times"):
+        return _record(value, ("t_fprop_s", "t_bprop_s"), texts=("src_f", "src_t"))
+    if name.endswith("/prep"):
+        return _record(value, numbers=("t_prep_s",))
+    if name.endswith("/operation_factor"):
+        return _record(value, ("operation_factor",))
+    if name.rsplit("/", 2)[-2:-1] == ["contention"]:
+        return _record(value, numbers=("seconds",))
+    return True
+
+
 def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
               progress: Callable[[str], None] | None = None, machine: MachineInfo | None = None) -> HardwareProfile:
     """Measure every parameter, save the profile atomically at `out`, return it."""
     out = Path(out)
-    state = ResumableState(out.with_name(out.name + ".partial.json"), config.fingerprint(), log)
+    state = ResumableState(out.with_name(out.name + ".partial.json"), config.fingerprint(), log, step_ok)
     machine = machine or detect_machine()
     hw = machine.cores * machine.threads_per_core
     step = progress or (lambda s: None)

@@ -59,12 +59,12 @@ def run_sweep(config: SweepConfig, data, out_dir: Path, log: Callable[[str], Non
     from cnnperf.parallel.run import train
     from cnnperf.parallel.trainer import TrainConfig
 
-    state = store.sweep_state(out_dir, config.fingerprint(), log)
-    try:
-        runs = [Run(**r) for r in state.steps.values()]
-    except TypeError:
-        log(f"ignoring {state.path}: its runs are malformed; starting over")
-        state.steps, runs = {}, []
+    def ours(name: str, r) -> bool:  # a run of this sweep, as run_sweep stores it
+        return store.valid_run(r, Run) and name == f"{r['net']}/{r['p']}/{r['repeat']}" and r["net"] in config.nets \
+            and r["p"] in config.threads and r["repeat"] < config.repeat
+
+    state = store.sweep_state(out_dir, config.fingerprint(), log, ours)
+    runs = [Run(**r) for r in state.steps.values()]
     done = {(r.net, r.p, r.repeat) for r in runs}
     todo = [(k, n, p) for k in range(config.repeat) for n in config.nets for p in config.threads
             if (n, p, k) not in done]
