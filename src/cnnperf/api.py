@@ -120,18 +120,24 @@ def predict(net: str | NetworkSpec, prof: str | Path | HardwareProfile = "xeon-p
         epochs = _default_epochs(spec, hp)
     if interval is not None:
         check_level(interval)
-    if ranks == 1 and ranks_per_node == 1 and sync_every is None:
-        return predict_single(model, spec, hp, p, images, test_images, epochs, interval)
-    from cnnperf.models.comm import predict_distributed
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, not warned about
+        if ranks == 1 and ranks_per_node == 1 and sync_every is None:
+            pred = predict_single(model, spec, hp, p, images, test_images, epochs, interval)
+        else:
+            from cnnperf.models.comm import predict_distributed
 
-    params = hp.params_for(spec)
-    n_weights = spec.n_weights if not isinstance(spec, str) else network(params.notation or spec).n_weights
+            params = hp.params_for(spec)
+            n_weights = spec.n_weights if not isinstance(spec, str) else network(params.notation or spec).n_weights
 
-    def run(h: HardwareProfile) -> Prediction:
-        return predict_distributed(model, h.params_for(spec), h, p, ranks, images, test_images, epochs,
-                                   n_weights=n_weights, sync_every=sync_every, ranks_per_node=ranks_per_node)
-    return with_interval(run(hp), run, hp, interval, entries_of(spec, hp),
-                         model_error=model_discrepancy(model, spec, hp))
+            def run(h: HardwareProfile) -> Prediction:
+                return predict_distributed(model, h.params_for(spec), h, p, ranks, images, test_images, epochs,
+                                           n_weights=n_weights, sync_every=sync_every, ranks_per_node=ranks_per_node)
+            pred = with_interval(run(hp), run, hp, interval, entries_of(spec, hp),
+                                 model_error=model_discrepancy(model, spec, hp))
+    if not all(np.isfinite(v).all() for v in pred.terms.values()):
+        raise CnnperfError(f"strategy ({name}) predicts no finite time for {pred.net} with profile {hp.name}: the "
+                           "numbers overflow; check the profile's values and the sizes (network, images, epochs)")
+    return pred
 
 
 def _default_epochs(spec: str | NetworkSpec, hp: HardwareProfile) -> int:
@@ -215,11 +221,23 @@ def calibrate(out: str | Path, nets: str | Sequence[str] | None = None,
     if nets is None:
         nets = ("small", "medium", "large")
     names = tuple(n.strip() for n in nets.split(",") if n.strip()) if isinstance(nets, str) else tuple(nets)
-    networks(names)  # every name resolves before any measuring starts
     config = CalibrationConfig(names, tuple(threads), quick, repeats, reference_threads,
                                None if budget_minutes is None else 60.0 * budget_minutes, target_rel_ci,
                                machine_model=machine_model)
+    _check_calibration_memory(networks(names), config)  # every name resolves before any measuring starts
     return _calibrate(config, out, log or (lambda m: None), progress)
+
+
+def _check_calibration_memory(specs, config) -> None:
+    """The largest step of a calibration fits in memory: the most workers (thread counts, reference,
+    the CPUs for TPrep) on `p x images` synthetic images of each network (measure.quantities)."""
+    import os
+
+    from cnnperf.parallel.memory import check_memory, estimate_memory
+
+    p = max(*config.threads, config.reference_threads or 1, os.cpu_count() or 1)
+    for spec in specs:
+        check_memory(estimate_memory(spec, p, 4 * p * config.images(spec.name) * spec.shapes[0].neurons))
 
 
 def calibrate_interconnect(out: str | Path, log: Callable[[str], None] = print) -> HardwareProfile:
@@ -267,9 +285,7 @@ def validate(prof: str | Path | HardwareProfile, nets: str | Sequence[str] = ("s
                                 None if reuse is None else Path(reuse), held,
                                 None if interval is None else check_level(interval))
     warnings = tuple(machine_mismatch(hp))
-    for w in warnings:
-        (log or (lambda m: None))(f"warning: {w}")
-    result, runs, measured = measure_and_analyse(request, log or (lambda m: None), progress)
+    result, runs, measured = measure_and_analyse(request, log or (lambda m: None), progress, warnings)
     result = replace(result, warnings=warnings)
     return replace(result, files=write_validation(Path(out), result, runs, measured))
 

@@ -7,7 +7,9 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from cnnperf.errors import CnnperfError
 
@@ -18,12 +20,20 @@ def check_writable(path: str | os.PathLike) -> Path:
     parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         raise CnnperfError(f"{p} is a directory; give a file path")
+    if p.exists() and not p.is_file():  # a device or pipe: the atomic rename would replace it
+        raise CnnperfError(f"{p} is not a regular file; give a file path")
     if not parent.is_dir():
         raise CnnperfError(f"cannot write {p}: directory {parent} does not exist; create it or choose another path")
     if not os.access(parent, os.W_OK):
         raise CnnperfError(f"cannot write {p}: directory {parent} is not writable; choose another path")
     if p.exists() and not os.access(p, os.W_OK):
         raise CnnperfError(f"cannot write {p}: file is read-only; choose another path")
+    try:  # what access() cannot tell (root, /proc, read-only mounts): create and remove a temporary file there
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name[:200]}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CnnperfError(f"cannot write {p}: {exc.strerror or exc}; choose another path") from None
     return p
 
 
@@ -53,7 +63,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` to `path` atomically (temp file in the same directory, fsync, rename)."""
     p = check_writable(path)
     mode = _final_mode(p)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:200]}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
+    except OSError as exc:
+        raise CnnperfError(f"cannot write {p}: {exc.strerror or exc}; choose another path") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -62,6 +75,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
                 os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, p)
+    except OSError as exc:  # disk full, quota, the target turned into a directory ...
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise CnnperfError(f"cannot write {p}: {exc.strerror or exc}; choose another path") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -89,29 +106,55 @@ def output_dir(path: str | os.PathLike, first_file: str) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def new_output_dir(path: str | os.PathLike, first_file: str) -> Iterator[Path]:
+    """`output_dir` for a job that may fail or be interrupted: the directories it created are
+    removed again if the job leaves them empty (a refused or stopped run leaves no empty folder)."""
+    out = Path(path)
+    created = [d for d in (out, *out.parents) if not d.exists()]  # deepest first
+    made = output_dir(out, first_file)
+    try:
+        yield made
+    except BaseException:
+        for d in created:
+            try:
+                d.rmdir()
+            except OSError:  # not empty (the job's resumable state is kept) or gone
+                break
+        raise
+
+
 class ResumableState:
     """Finished steps of a long job, saved as JSON beside its output after every step (atomic
     writes), so the same command resumes an interrupted job. A state file of a job with other
-    options, or one that is not such a file, means starting over (and says so)."""
+    options, one that is not such a file, or one with a step that `check(name, value)` rejects
+    means starting over (and says so)."""
 
-    def __init__(self, path: str | os.PathLike, key: str, log=lambda message: None):
+    def __init__(self, path: str | os.PathLike, key: str, log=lambda message: None,
+                 check: Callable[[str, Any], bool] | None = None):
         self.path, self.key = Path(path), key
         self.steps: dict = {}
+        check_writable(self.path)  # before any step is done, not after the first
         if not self.path.is_file():
             return
         try:
             old = json.loads(self.path.read_text(encoding="utf-8"))
-            # "fingerprint": the key's name in state files of cnnperf 0.1
-            same = isinstance(old, dict) and old.get("key", old.get("fingerprint")) == key
-            steps = old["steps"] if same else None
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):  # also UnicodeDecodeError
+            old = None
+        if not isinstance(old, dict):
             log(f"ignoring {self.path}: not a readable state file; starting over")
             return
-        if isinstance(steps, dict):
+        # "fingerprint": the key's name in state files of cnnperf 0.1
+        same, steps = old.get("key", old.get("fingerprint")) == key, old.get("steps")
+        if not same:
+            log(f"ignoring {self.path}: it belongs to a job with other options; starting over")
+        elif not isinstance(steps, dict):
+            log(f"ignoring {self.path}: its steps are not a table; starting over")
+        elif (bad := [k for k, v in steps.items() if check is not None and not check(k, v)]):
+            log(f"ignoring {self.path}: its step {bad[0]!r} is malformed; starting over")
+        else:
             self.steps = steps
             log(f"resuming: {len(steps)} step(s) done in {self.path}")
-        else:
-            log(f"ignoring {self.path}: it belongs to a job with other options; starting over")
 
     def get(self, name: str, default=None):
         return self.steps.get(name, default)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cnnperf.commands._args import nonnegative_int, positive_int
 from cnnperf.networks import PRESETS, preset, resolve_network
 from cnnperf.networks.spec import NetworkSpec
 
@@ -21,9 +22,9 @@ def register(sub) -> None:
                            description="Draw random valid networks (1x29x29 input, 1-3 convolution stages with "
                                        "optional max pooling, 0-2 fully connected layers, 10 outputs; see "
                                        "cnnperf/networks/random.py), one notation per line.")
-    rnd.add_argument("--seed", type=int, default=0, help="seed of the generator (default: 0)")
-    rnd.add_argument("--count", type=int, default=10, help="how many networks (default: 10)")
-    rnd.add_argument("--max-macs", type=int, default=None, metavar="N",
+    rnd.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the generator (default: 0)")
+    rnd.add_argument("--count", type=positive_int, default=10, help="how many networks (default: 10)")
+    rnd.add_argument("--max-macs", type=positive_int, default=None, metavar="N",
                      help="at most N multiply-adds per train step (default: 30,000,000, about the large preset)")
     rnd.set_defaults(run=run_random)
 
@@ -79,6 +80,6 @@ def run_list(args) -> int:
 def run_random(args) -> int:
     from cnnperf.networks.random import MAX_MACS, executed_macs, random_networks
 
-    for spec in random_networks(args.seed, args.count, args.max_macs or MAX_MACS):
+    for spec in random_networks(args.seed, args.count, MAX_MACS if args.max_macs is None else args.max_macs):
         print(f"{spec.notation():50s} {spec.n_weights:>10,} weights {executed_macs(spec):>13,} multiply-adds")
     return 0

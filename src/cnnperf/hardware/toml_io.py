@@ -69,6 +69,8 @@ def load_profile(name_or_path: str) -> HardwareProfile:
         raise CnnperfError(f"{path}: malformed TOML ({exc}); fix the file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CnnperfError(f"{path}: cannot read ({exc})") from None
+    except ValueError as exc:  # what tomllib does not wrap, e.g. an integer of over 4,300 digits
+        raise CnnperfError(f"{path}: malformed TOML ({str(exc).split(';')[0]}); fix the file") from None
     try:
         return profile_from_dict(doc)
     except CnnperfError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -74,11 +75,62 @@ class CalibrationConfig:
                                           self.machine_model]).encode()).hexdigest()[:16]
 
 
+def _number(v, positive: bool = False) -> bool:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return ok and (v > 0 if positive else v >= 0)
+
+
+def _record(v, positive: tuple = (), numbers: tuple = (), texts: tuple = ("src",)) -> bool:
+    return (isinstance(v, dict) and all(_number(v.get(k), True) for k in positive)
+            and all(_number(v.get(k)) for k in numbers) and all(isinstance(v.get(k), str) for k in texts))
+
+
+def _layer_blocks(v) -> bool:
+    """The machine model's per-layer times: per probe a list of blocks (forward, backward, remainder)."""
+    return isinstance(v, list) and all(isinstance(blocks, list) and all(
+        isinstance(b, dict) and isinstance(b.get("remainder"), (int, float)) and not isinstance(b["remainder"], bool)
+        and all(isinstance(b.get(k), list) and all(isinstance(x, (int, float)) and math.isfinite(x) for x in b[k])
+                for k in ("forward", "backward"))
+        for b in blocks) for blocks in v)
+
+
+def _machine_model(v) -> bool:
+    from cnnperf.errors import CnnperfError
+    from cnnperf.hardware.machine_model_io import from_dict
+    try:
+        from_dict(v)
+    except CnnperfError:
+        return False
+    return True
+
+
+def step_ok(name: str, value) -> bool:
+    """A saved step holds what the calibration reads back from it (a hand-edited or damaged state
+    file then means starting over, not a traceback or a profile that does not load); steps of
+    other kinds pass."""
+    if name == "cpi":  # {"1": CPI, ..., "spread": {"1": Spread fields, ...}}
+        return isinstance(value, dict) and bool(value) and all(
+            (k.isdigit() and _number(c, True)) or (k == "spread" and isinstance(c, dict)) for k, c in value.items())
+    if name == "machine/layers":
+        return _layer_blocks(value)
+    if name == "machine/model":
+        return _machine_model(value)
+    if name.endswith("/times"):
+        return _record(value, ("t_fprop_s", "t_bprop_s"), texts=("src_f", "src_t"))
+    if name.endswith("/prep"):
+        return _record(value, numbers=("t_prep_s",))
+    if name.endswith("/operation_factor"):
+        return _record(value, ("operation_factor",))
+    if name.rsplit("/", 2)[-2:-1] == ["contention"]:
+        return _record(value, numbers=("seconds",))
+    return True
+
+
 def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
               progress: Callable[[str], None] | None = None, machine: MachineInfo | None = None) -> HardwareProfile:
     """Measure every parameter, save the profile atomically at `out`, return it."""
     out = Path(out)
-    state = ResumableState(out.with_name(out.name + ".partial.json"), config.fingerprint(), log)
+    state = ResumableState(out.with_name(out.name + ".partial.json"), config.fingerprint(), log, step_ok)
     machine = machine or detect_machine()
     hw = machine.cores * machine.threads_per_core
     log(f"machine: {machine.model_name}, {machine.cores} cores x {machine.threads_per_core} threads, "

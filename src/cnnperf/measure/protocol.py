@@ -226,7 +226,7 @@ def measure(tasks: Sequence[Task], *, min_blocks: int = 3, max_blocks: int = 20,
             rec.rounds += 1
         rec.probes.append((now(), probe()))
     finally:
-        if state is not None:
+        if state is not None and any(rec.blocks.values()):  # nothing measured yet: nothing to resume
             rec.save(state, state_key, now())
     stopped = "budget" if over() else "max-blocks"
     out = {k: rec.estimate(k, by_key[k].per, target_rel_ci, stopped) for k in by_key}

@@ -27,6 +27,9 @@ LAYER_KEYS = {
 def parse_notation(text: str, name: str | None = None, activation: str = "scaled_tanh", seed: int = 0) -> NetworkSpec:
     """Parse e.g. `1x29x29-20C4-MP2-40C5r10-AP3-150N-10N`; the last `N` layer is the output.
     `r10`: each output map connects to 10 random input maps (drawn with `seed`)."""
+    if (m := re.search(r"\d{32,}", text)):  # int() refuses beyond 4,300 digits; the spec beyond 1e30
+        raise CnnperfError(f"number {m.group()[:12]}... ({len(m.group())} digits) in the network is too large; "
+                           "give at most 1e30")
     tokens = [t.strip() for t in text.strip().split("-")]
     if len(tokens) < 2 or any(not t for t in tokens):
         raise CnnperfError(f"malformed network notation {text!r}; expected e.g. 29x29-20C4-MP2-40C5-MP3-150N-10N")
@@ -115,6 +118,8 @@ def load_toml(path: str | Path) -> NetworkSpec:
         raise CnnperfError(f"malformed TOML in {p}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CnnperfError(f"cannot read network file {p}: {exc}") from None
+    except ValueError as exc:  # what tomllib does not wrap, e.g. an integer of over 4,300 digits
+        raise CnnperfError(f"malformed TOML in {p}: {str(exc).split(';')[0]}; fix the file") from None
     return spec_from_dict(doc, p.stem)
 
 

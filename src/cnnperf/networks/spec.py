@@ -159,9 +159,14 @@ class NetworkSpec:
         return "-".join(parts)
 
 
+MAX_NUMBER = 10**30  # maps, sizes, kernels, neurons: beyond, operation counts overflow the models' float64
+
+
 def _positive(value, what: str, index: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise CnnperfError(f"layer {index}: {what} must be a positive integer, got {value!r}")
+    if value > MAX_NUMBER:
+        raise CnnperfError(f"layer {index}: {what} {value:.3g} is too large; give at most 1e30")
     return value
 
 

@@ -135,7 +135,7 @@ def run_training(request: TrainRequest, *, progress: Progress | None = None, sto
         check_same_options(comm, request.signature(config))
         local_ranks = _ranks_on_this_node(comm)
     check_memory(estimate_memory(request.spec, config.threads, _data_bytes(request, config), local_ranks))
-    _check_input(request.spec)
+    check_input(request.spec)
     data, load_seconds = load_data(request.data_dir, request.train_images, request.test_images)
     common = {"progress": progress, "load_seconds": load_seconds, "checkpoint": request.checkpoint, "resume": resume,
               "max_minutes": request.max_minutes, "stop": stop, "cores": request.cores,
@@ -163,7 +163,7 @@ def _data_bytes(request: TrainRequest, config: TrainConfig) -> int:
     return load_bytes(request.train_images, request.test_images, shuffle=config.shuffle)  # every rank loads all
 
 
-def _check_input(spec: NetworkSpec) -> None:
+def check_input(spec: NetworkSpec) -> None:
     from cnnperf.data.mnist import PADDED_SIZE
     first = spec.shapes[0]
     _check((first.maps, first.size) == (1, PADDED_SIZE),

@@ -75,12 +75,12 @@ def mpiexec_run(ranks: int, request: dict, timeout: float = 3600) -> dict:
 def run_mpi_sweep(nets, ranks, syncs, *, threads: int, epochs: int, images: int, test_images: int, repeat: int,
                   data: str | None, out_dir: Path, log=print, tick=None) -> list[MpiRun]:
     key = json.dumps([list(nets), list(ranks), [s or 0 for s in syncs], threads, epochs, images, test_images, repeat])
-    state = store.mpi_state(out_dir, key, log)
-    try:
-        runs = [MpiRun(**r) for r in state.steps.values()]
-    except TypeError:
-        log(f"ignoring {state.path}: its runs are malformed; starting over")
-        state.steps, runs = {}, []
+    def ours(name: str, r) -> bool:  # a run of this sweep, as stored below
+        return store.valid_run(r, MpiRun) and r["net"] in nets and r["ranks"] in ranks and r["sync_every"] in syncs \
+            and r["repeat"] < repeat
+
+    state = store.mpi_state(out_dir, key, log, ours)
+    runs = [MpiRun(**r) for r in state.steps.values()]
     done = {(r.net, r.ranks, r.sync_every, r.repeat) for r in runs}
     todo = [(k, n, r, s) for k in range(repeat) for n in nets for r in ranks for s in syncs if (n, r, s, k) not in done]
     for j, (k, net, r, s) in enumerate(todo, start=1):
@@ -139,7 +139,7 @@ def validate_ranks(profile, nets, ranks, syncs, *, threads: int, epochs: int, im
                    repeat: int, data: str | None, out_dir: Path, reuse: Path | None, log=print, tick=None
                    ) -> MpiValidation:
     """The sweep over (network, R, K) (or the runs stored under `reuse`), predicted per strategy."""
-    from cnnperf.fileio import output_dir
+    from cnnperf.fileio import new_output_dir, output_dir
     from cnnperf.models.comm import interconnect
     from cnnperf.networks import resolve_network
 
@@ -149,13 +149,14 @@ def validate_ranks(profile, nets, ranks, syncs, *, threads: int, epochs: int, im
         profile.params_for(resolve_network(n))
     interconnect(profile)
     find_mpiexec()
-    out = output_dir(out_dir, store.RESULTS_MPI)
     if reuse is not None:
         runs = store.load_runs(Path(reuse) / store.RESULTS_MPI, MpiRun,
                                lambda r: r.net in nets and r.ranks in ranks and r.sync_every in syncs)
+        output_dir(out_dir, store.RESULTS_MPI)
     else:
-        runs = run_mpi_sweep(nets, ranks, syncs, threads=threads, epochs=epochs, images=images, test_images=test_images,
-                             repeat=repeat, data=data, out_dir=out, log=log, tick=tick)
+        with new_output_dir(out_dir, store.RESULTS_MPI) as out:
+            runs = run_mpi_sweep(nets, ranks, syncs, threads=threads, epochs=epochs, images=images,
+                                 test_images=test_images, repeat=repeat, data=data, out_dir=out, log=log, tick=tick)
     rows = mpi_rows(mpi_medians(runs), lambda net, r, k: predict_mpi(profile, net, r, k or None, threads, images,
                                                                       test_images, epochs))
     config = {"epochs": epochs, "images": images, "test_images": test_images, "repeat": repeat}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cnnperf.errors import CnnperfError
-from cnnperf.fileio import output_dir
+from cnnperf.fileio import new_output_dir, output_dir
 from cnnperf.hardware import HardwareProfile
 from cnnperf.validation import store
 from cnnperf.validation.analysis import ValidationResult, analyse
@@ -34,10 +34,17 @@ def _check(request: ValidationRequest) -> None:
     fit = request.fit_threads
     if fit is not None and (not fit or set(fit) >= set(request.sweep.threads)):
         raise CnnperfError("fit threads must be a non-empty subset of the thread counts that leaves some to test")
+    from cnnperf.data.mnist import load_bytes
     from cnnperf.models import available
     from cnnperf.networks import resolve_network
+    from cnnperf.parallel.memory import check_memory, estimate_memory
+    from cnnperf.parallel.session import check_input
     for net in request.sweep.nets:
         spec = resolve_network(net)
+        if request.reuse is None:  # the runs to train fit the images and the memory
+            check_input(spec)
+            check_memory(estimate_memory(spec, max(request.sweep.threads),
+                                         load_bytes(request.sweep.images, request.sweep.test_images)))
         if net not in request.holdout:
             request.profile.params_for(spec)
             continue
@@ -50,8 +57,10 @@ def _check(request: ValidationRequest) -> None:
 
 
 def measure_and_analyse(request: ValidationRequest, log: Callable[[str], None],
-                        progress: Callable[[str], None] | None = None) -> tuple[ValidationResult, list[Run], dict]:
-    """Runs (trained now, or stored under `reuse`), their medians, and the analysis."""
+                        progress: Callable[[str], None] | None = None,
+                        warnings: tuple[str, ...] = ()) -> tuple[ValidationResult, list[Run], dict]:
+    """Runs (trained now, or stored under `reuse`), their medians, and the analysis. `warnings`
+    are logged once every input is checked and loaded (a refused validation prints only its error)."""
     _check(request)
     config = request.sweep
     if request.reuse is not None:  # the run parameters are those of the stored sweep
@@ -61,14 +70,18 @@ def measure_and_analyse(request: ValidationRequest, log: Callable[[str], None],
         config = replace(config, **{k: stored[k] for k in ("epochs", "images", "test_images", "repeat")
                                     if isinstance(stored.get(k), int)})
         output_dir(request.out, store.RESULTS)
+        for w in warnings:
+            log(f"warning: {w}")
     else:
         from cnnperf.data.mnist import load_mnist
         from cnnperf.parallel.trainer import Dataset
 
         m = load_mnist(request.data, config.images, config.test_images)
-        out = output_dir(request.out, store.RESULTS)
-        data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
-        runs = run_sweep(config, data, out, log, progress)
+        with new_output_dir(request.out, store.RESULTS) as out:
+            for w in warnings:
+                log(f"warning: {w}")
+            data = Dataset(m.train_images, m.train_labels, m.test_images, m.test_labels)
+            runs = run_sweep(config, data, out, log, progress)
     measured = medians(runs)
     return analyse(request.profile, config, measured, request.fit_threads, request.interval,
                    request.holdout), runs, measured

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -17,12 +18,13 @@ SWEEP_STATE = "runs.partial.json"
 MPI_STATE = "mpi-runs.partial.json"
 
 
-def sweep_state(out_dir: Path, key: str, log) -> ResumableState:
-    return ResumableState(Path(out_dir) / SWEEP_STATE, key, log)
+def sweep_state(out_dir: Path, key: str, log, check=None) -> ResumableState:
+    """`check(name, run)`: the stored run belongs to this sweep (else it starts over)."""
+    return ResumableState(Path(out_dir) / SWEEP_STATE, key, log, check)
 
 
-def mpi_state(out_dir: Path, key: str, log) -> ResumableState:
-    return ResumableState(Path(out_dir) / MPI_STATE, key, log)
+def mpi_state(out_dir: Path, key: str, log, check=None) -> ResumableState:
+    return ResumableState(Path(out_dir) / MPI_STATE, key, log, check)
 
 
 def write_results(path: Path, doc: dict) -> Path:
@@ -44,6 +46,7 @@ def _read(path: Path) -> dict:
 
 
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,)}
+_AT_LEAST_ONE = ("p", "ranks", "sync_every")  # counts of threads, ranks, images: 0 is no run
 
 
 def _typed(value, annotation: str) -> bool:
@@ -52,6 +55,22 @@ def _typed(value, annotation: str) -> bool:
     if value is None:
         return "None" in options
     return not isinstance(value, bool) and any(isinstance(value, _TYPES.get(a, object)) for a in options)
+
+
+def _bad_fields(r: dict, record) -> list[str]:
+    """Fields of run `r` with the wrong type or an impossible value (negative, NaN, infinite, a count of 0)."""
+    def ok(name, value, annotation) -> bool:
+        if not _typed(value, annotation):
+            return False
+        if isinstance(value, str) or value is None:
+            return True
+        return math.isfinite(value) and value >= (1 if name in _AT_LEAST_ONE else 0)
+    return [f.name for f in fields(record) if not ok(f.name, r[f.name], str(f.type))]
+
+
+def valid_run(r, record) -> bool:
+    """`r` (a dict from JSON) holds every field of `record` with a value of its type and range."""
+    return isinstance(r, dict) and {f.name for f in fields(record)} <= set(r) and not _bad_fields(r, record)
 
 
 def load_runs(path, record, keep=lambda r: True) -> list:
@@ -64,10 +83,10 @@ def load_runs(path, record, keep=lambda r: True) -> list:
             missing = sorted(names - set(r)) if isinstance(r, dict) else ["all"]
             raise CnnperfError(f"{path}: run {k} lacks {', '.join(missing)}; give a results file written by "
                                "'cnnperf validate'")
-        bad = [f.name for f in fields(record) if not _typed(r[f.name], str(f.type))]
+        bad = _bad_fields(r, record)
         if bad:
-            raise CnnperfError(f"{path}: run {k} has values of the wrong type in {', '.join(bad)}; give a results "
-                               "file written by 'cnnperf validate'")
+            raise CnnperfError(f"{path}: run {k} has values of the wrong type or range in {', '.join(bad)}; give a "
+                               "results file written by 'cnnperf validate'")
         run = record(**{n: r[n] for n in names})
         if keep(run):
             runs.append(run)

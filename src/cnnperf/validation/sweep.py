@@ -64,12 +64,14 @@ def run_sweep(config: SweepConfig, data, out_dir: Path, log: Callable[[str], Non
     from cnnperf.parallel.run import train
     from cnnperf.parallel.trainer import TrainConfig
 
-    state = store.sweep_state(out_dir, config.fingerprint(), log)
-    try:
-        runs = {k: Run(**r) for k, r in state.steps.items() if k != PROTOCOL_KEY}
-    except TypeError:
-        log(f"ignoring {state.path}: its runs are malformed; starting over")
-        state.steps, runs = {}, {}
+    def ours(name: str, r) -> bool:  # a run of this sweep as run_sweep stores it, or the protocol's record
+        if name == PROTOCOL_KEY:
+            return isinstance(r, dict)
+        return store.valid_run(r, Run) and name == f"{r['net']}/{r['p']}/{r['repeat']}" and r["net"] in config.nets \
+            and r["p"] in config.threads and r["repeat"] < config.repeat
+
+    state = store.sweep_state(out_dir, config.fingerprint(), log, ours)
+    runs = {k: Run(**r) for k, r in state.steps.items() if k != PROTOCOL_KEY}
     total = len(config.nets) * len(config.threads) * config.repeat
 
     def task(net: str, p: int) -> Task:
