@@ -37,21 +37,27 @@ def _wide(lp: LayerPath) -> int:
     return (lp.O - 1) * lp.H + lp.O
 
 
-def features(direction: str, lp: LayerPath, lanes: int) -> dict[str, float]:
-    """The candidate cost features of one layer's kernel in `direction` ("forward"/"backward")."""
+def features(direction: str, lp: LayerPath, lanes: int, l2_bytes: int = 0) -> dict[str, float]:
+    """The candidate cost features of one layer's kernel in `direction` ("forward"/"backward").
+    `l2_bytes`: the core's L2; a layer whose weights do not fit there streams them from further
+    away, which `macs_spill` (its multiply-adds, else 0) lets a cost form price separately."""
     M, O, C, H, K, F, Q = lp.M, lp.O, lp.C, lp.H, lp.K, lp.F, lp.Q
     P = O * O
     dx = 2 if lp.input_delta else 1
     f: dict[str, float] = {"one": 1.0}
     path = lp.forward if direction == "forward" else lp.backward
+    spill = 1.0 if l2_bytes and FLOAT_BYTES * lp.weights > l2_bytes else 0.0
     if path.startswith("conv_direct"):
         J = _wide(lp)
         f.update(macs=M * K * K * J, macs_vec=M * K * K * _vec(J, lanes), wide=M * J, outputs=M * P,
                  pooled=M * Q * Q)
+        if direction == "forward":  # taps go in groups of 4, then one by one: passes over the wide rows
+            f["passes"] = M * K * (K // 4 + K % 4) * _vec(J, lanes)
+            f["loops"] = M * K * (K // 4 + K % 4) + M * O  # loop starts: one per pass, one per output row
     elif path == "conv_gemm":
         rem = ((M % 4) * P + (M - M % 4) * (P % 4)) * F
         f.update(macs=M * P * F, macs_vec=M * P * _vec(F, lanes), outputs=M * P, col=P * F, segments=P * C * K,
-                 rem_macs=rem)
+                 rem_macs=rem, macs_spill=M * P * F * spill)
     elif path == "conv_table":
         f.update(macs=lp.macs_forward, outputs=M * P, col=lp.col_bytes // FLOAT_BYTES, pairs=lp.connections * P)
     elif path.startswith("conv_table"):
@@ -64,11 +70,15 @@ def features(direction: str, lp: LayerPath, lanes: int) -> dict[str, float]:
         dcol = lp.dcol_bytes // FLOAT_BYTES
         f.update(macs=lp.macs_gradient + lp.macs_input_delta, macs_vec=M * rows * _vec(F, lanes) * dx,
                  weights=lp.weights_written, dcol=dcol, col2im=(C * H * H if lp.col2im else 0) + dcol,
-                 pixels=M * rows, outputs=M * P)
+                 pixels=M * rows, outputs=M * P, macs_spill=(lp.macs_gradient + lp.macs_input_delta) * spill,
+                 # loop starts: col2im copies K-float runs (C*K per delta row); under pooling every window
+                 # buckets its maps by arg-max pixel (S*S pixels per window)
+                 segments=(dcol // F if F else 0) * C * K,
+                 windows=Q * Q * lp.S * lp.S if path.endswith("pooled") else 0)
     elif path in ("full", "output"):
         macs = lp.macs_forward if direction == "forward" else lp.macs_gradient + lp.macs_input_delta
         f.update(macs=macs, macs_vec=M * _vec(F, lanes) * (1 if direction == "forward" else dx), outputs=M,
-                 weights=lp.weights_written if direction == "backward" else M * (F + 1))
+                 weights=lp.weights_written if direction == "backward" else M * (F + 1), macs_spill=macs * spill)
     elif path.startswith("maxpool") or path.startswith("avgpool"):
         f.update(inputs=C * H * H, outputs=M * O * O)
     return {k: float(v) for k, v in f.items()}
@@ -146,7 +156,7 @@ class ContentionModel:
     threads: tuple[int, ...]
     c0_s: tuple[float, ...]
     c1_s_per_byte: tuple[float, ...]
-    cv_error: float = 0.0  # leave-one-network-out mean |error| relative to the measured contention
+    cv_error: float = 0.0  # leave-one-network-out mean |error| as a share of each network's step time
     networks: int = 0
     c2_per_step: tuple[float, ...] = ()  # seconds of contention per second of single-thread step
     form: str = "W"
@@ -214,6 +224,7 @@ class MachineModel:
     fitted_to: str = ""  # e.g. "a grid of 212 layers" or "3 networks (paper Tables III, IV, VII, VIII)"
     spread: float = 0.0  # relative spread of the per-layer predictions (for intervals)
     fit: str = ""  # "networks": refitted to the profile's networks whenever it is loaded (the Xeon Phi)
+    l2_bytes: int = 0  # the core's L2 cache of the calibrated machine (0: unknown; no spill features)
 
     def network_features(self, spec, paths: tuple[LayerPath, ...]) -> dict[str, float]:
         first = spec.shapes[0]
@@ -241,7 +252,7 @@ class MachineModel:
             if model is None:
                 raise CnnperfError(f"the machine model has no cost for the {direction} kernel '{path}' of layer "
                                    f"{lp.index} ({lp.kind}); calibrate again with this version of cnnperf")
-            f = features(direction, lp, self.lanes)
+            f = features(direction, lp, self.lanes, self.l2_bytes)
             times.append(max(0.0, model.seconds(f)))
             warnings += [f"layer {lp.index} ({lp.kind}, {direction} {path}): {b}; predicted by extrapolation"
                          for b in model.beyond(f)]

@@ -27,7 +27,7 @@ def to_dict(m: MachineModel) -> dict:
     if m.fit == "networks":  # a recipe, not numbers: refitted on load
         return {"version": MODEL_VERSION, "kind": m.kind, "fit": m.fit, "source": m.source}
     c = m.contention
-    return {"version": MODEL_VERSION, "kind": m.kind, "lanes": m.lanes, "activation": m.activation,
+    return {"version": MODEL_VERSION, "kind": m.kind, "lanes": m.lanes, "l2_bytes": m.l2_bytes, "activation": m.activation,
             "source": m.source, "fitted_to": m.fitted_to, "spread": m.spread,
             "kernels": {k: _kernel_to_dict(v) for k, v in m.kernels.items()},
             "prep": _term_to_dict(m.prep), "eval_overhead": _term_to_dict(m.eval_overhead),
@@ -129,8 +129,9 @@ def from_dict(doc, networks: dict | None = None) -> MachineModel:
                                  _numbers(c.get("c2_per_step", [0.0] * len(threads)), "contention.c2_per_step",
                                           len(threads)), form)
     return MachineModel(doc["kind"], {k: _kernel(k, v) for k, v in kernels.items()}, contention,
-                        _term(doc, "prep"), _term(doc, "eval_overhead"), _term(doc, "train_overhead"), lanes,
-                        doc.get("activation", "scaled_tanh"), doc.get("source", ""), doc.get("fitted_to", ""),
-                        _number(doc, "spread", "", 0.0))
+                        _term(doc, "prep"), _term(doc, "eval_overhead"), _term(doc, "train_overhead"), lanes=lanes,
+                        activation=doc.get("activation", "scaled_tanh"), source=doc.get("source", ""),
+                        fitted_to=doc.get("fitted_to", ""), spread=_number(doc, "spread", "", 0.0),
+                        l2_bytes=int(_number(doc, "l2_bytes", "", 0)))
 
 

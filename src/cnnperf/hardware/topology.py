@@ -76,6 +76,18 @@ def simd_fp32_lanes() -> int:
     return 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
 
 
+def cache_bytes(level: int, cpu: int = 0) -> int:
+    """Size of `cpu`'s data or unified cache of `level` (sysfs), 0 where unknown."""
+    base = Path(f"/sys/devices/system/cpu/cpu{cpu}/cache")
+    for index in sorted(base.glob("index*")):
+        lvl, kind, size = (_read(str(index / f)) for f in ("level", "type", "size"))
+        if lvl and kind and size and int(lvl) == level and kind.strip() in ("Data", "Unified"):
+            text = size.strip().upper()
+            scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+            return int(text.rstrip("KMG")) * scale
+    return 0
+
+
 def detect_machine() -> MachineInfo:
     """Cores this process may use (affinity mask / SMT siblings), model name and nominal clock."""
     sources = {}

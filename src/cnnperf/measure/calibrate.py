@@ -149,17 +149,22 @@ def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
     try:
         est = _measure(config, specs, sizes, state, hw, p_ref, siblings if smt and state.get("cpi") is None else [],
                        log, progress, machine_tasks.tasks() if machine_tasks else [])
-        if machine_tasks is not None:
-            from cnnperf.hardware.machine_model_io import to_dict
-            model = machine_tasks.model(est, config.quick, log, time.perf_counter() - t0)
-            state.put("machine/model", to_dict(model))
+        seconds = time.perf_counter() - t0
+        return _finish(config, out, state, est, machine, specs, sizes, hw, p_ref, log, machine_tasks, seconds,
+                       siblings if smt else [])
     finally:
         if machine_tasks is not None:
             machine_tasks.close()
+
+
+def _finish(config: CalibrationConfig, out: Path, state: ResumableState, est, machine: MachineInfo, specs,
+            sizes: dict, hw: int, p_ref: int, log: Log, machine_tasks, seconds: float,
+            cpi_siblings: list[int]) -> HardwareProfile:
+    """The profile from the measurements: CPI, every network, the machine model; saved at `out`."""
     if est is not None:
         state.put("noise", _noise_dict(est.noise()))
     if state.get("cpi") is None:
-        state.put("cpi", _cpi_step(est, siblings if smt else []))
+        state.put("cpi", _cpi_step(est, cpi_siblings))
     cpi_step = state.get("cpi")
     cpi = {int(k): float(v) for k, v in cpi_step.items() if k != "spread"}
     cpi_spread = {int(k): Spread(**v) for k, v in cpi_step.get("spread", {}).items()}
@@ -174,7 +179,12 @@ def calibrate(config: CalibrationConfig, out: str | Path, log: Log = print,
         networks[params.name] = params
     model = None
     if config.machine_model:
-        from cnnperf.hardware.machine_model_io import from_dict
+        from cnnperf.hardware.machine_model_io import from_dict, to_dict
+        if machine_tasks is not None:  # the calibrated networks' contention joins the probes' in its fit
+            extra = [(4.0 * spec.n_weights, n.t_fprop_s + n.t_bprop_s, dict(zip(n.contention.threads,
+                                                                                n.contention.seconds)))
+                     for spec, n in zip(specs, networks.values())]
+            state.put("machine/model", to_dict(machine_tasks.model(est, config.quick, log, seconds, extra)))
         model = from_dict(state.get("machine/model"))
     detected = {"model_name": machine.model_name, "logical_cpus": machine.logical_cpus,
                 "sources": dict(machine.sources), "date": time.strftime("%Y-%m-%d"), "quick": config.quick}

@@ -258,7 +258,9 @@ class MachineTasks:
         out["evaluation"] = est[f"machine/{j}/eval"].value
         return out
 
-    def model(self, est: Estimates, quick: bool, log: Log, seconds: float) -> MachineModel:
+    def model(self, est: Estimates, quick: bool, log: Log, seconds: float, extra=()) -> MachineModel:
+        """The fitted model. `extra`: (weight bytes, single-thread step, {p: contention}) of other
+        calibrated networks (calibrate's presets), fitted with the probes' contention."""
         from cnnperf.models.machine_fit import fit_contention
         from cnnperf.models.strategy_d import prep_features
 
@@ -267,14 +269,21 @@ class MachineTasks:
         for s in self.contention:
             for p in self.threads:
                 measured[p].append(contention_step(est, f"machine/{s.name}", p, self.hw)["seconds"])
+        weights = [4.0 * s.n_weights for s in self.contention]
         steps = [est[f"machine/{s.name}/train"].value for s in self.contention]
-        contention = fit_contention([4.0 * s.n_weights for s in self.contention], measured, steps)
+        for w, step, mc in extra:
+            if all(p in mc for p in self.threads):
+                weights.append(w)
+                steps.append(step)
+                for p in self.threads:
+                    measured[p].append(mc[p])
+        contention = fit_contention(weights, measured, steps)
         prep_rows = [{k: float(np.ravel(v)[0]) for k, v in prep_features(s, self.hw).items()} for s in self.prep]
         prep_s = [est[f"machine/{s.name}/prep"].value for s in self.prep]
         lanes = simd_fp32_lanes()
         c = self.config
         source = (f"cnnperf calibrate{' --quick' if quick else ''}: {c.probes} probe networks (seed {c.seed}) by the "
-                  f"measurement protocol, contention of {len(self.contention)} networks at p = "
+                  f"measurement protocol, contention of {len(weights)} networks at p = "
                   f"{','.join(map(str, self.threads))}, {lanes} fp32 lanes, measured in {seconds:.0f} s with the rest")
         model = fit_machine_model(self.specs, medians, contention, prep_rows, prep_s, lanes, source)
         log(f"machine model: {len(model.kernels)} kernel paths, median cross-validated error {model.spread:.1%}; "
@@ -282,7 +291,8 @@ class MachineTasks:
         return model
 
 
-def grid_points(specs: list[NetworkSpec], medians: list[dict], lanes: int) -> dict[str, tuple[list, list]]:
+def grid_points(specs: list[NetworkSpec], medians: list[dict], lanes: int, l2_bytes: int = 0
+                ) -> dict[str, tuple[list, list]]:
     """{"direction:path": (feature rows, seconds)} from the measured probes."""
     from cnnperf.engine.paths import layer_paths
 
@@ -293,7 +303,7 @@ def grid_points(specs: list[NetworkSpec], medians: list[dict], lanes: int) -> di
                 if direction == "backward" and path in ("fused", "none"):
                     continue
                 rows, ys = points.setdefault(f"{direction}:{path}", ([], []))
-                rows.append(features(direction, lp, lanes))
+                rows.append(features(direction, lp, lanes, l2_bytes))
                 ys.append(m[direction][lp.index])
     return points
 
@@ -312,22 +322,25 @@ def _network_rows(model_like, specs, medians) -> tuple[list, list, list]:
 
 
 def fit_machine_model(specs, medians, contention: ContentionModel, prep_rows, prep_s, lanes: int,
-                      source: str) -> MachineModel:
-    """The machine model from the grid (kernels, overheads), TPrep points and the contention fit."""
+                      source: str, l2_bytes: int | None = None) -> MachineModel:
+    """The machine model from the grid (kernels, overheads), TPrep points and the contention fit.
+    `l2_bytes`: the core's L2 (default: what this CPU reports)."""
     from cnnperf.hardware.machine_model import LinearTerm
+    from cnnperf.hardware.topology import cache_bytes
     from cnnperf.models.machine_fit import select_kernel, select_term
 
-    kernels = {key: select_kernel(key, rows, ys) for key, (rows, ys) in grid_points(specs, medians, lanes).items()}
+    l2 = cache_bytes(2) if l2_bytes is None else l2_bytes
+    kernels = {key: select_kernel(key, rows, ys) for key, (rows, ys) in grid_points(specs, medians, lanes, l2).items()}
     shell = MachineModel("kernel-cost", kernels, contention, LinearTerm(("one",), (0.0,)),
-                         LinearTerm(("one",), (0.0,)), LinearTerm(("one",), (0.0,)), lanes)
+                         LinearTerm(("one",), (0.0,)), LinearTerm(("one",), (0.0,)), lanes, l2_bytes=l2)
     rows, evaluation, train = _network_rows(shell, specs, medians)
-    pool = ("inputs", "layers", "classes", "neurons")
+    pool = ("inputs", "layers", "classes", "neurons", "weights")
     spread = float(np.median([k.cv_error for k in kernels.values()]))
     return MachineModel("kernel-cost", kernels, contention, select_term(prep_rows, prep_s, ("weights", "instance_p")),
                         select_term(rows, evaluation, pool), select_term(rows, train, pool), lanes,
                         source=source, fitted_to=f"a grid of {len(specs)} probe networks "
                                                  f"({sum(k.points for k in kernels.values())} kernel timings)",
-                        spread=spread)
+                        spread=spread, l2_bytes=l2)
 
 
 def contention_specs(specs: list[NetworkSpec], n: int) -> list[NetworkSpec]:

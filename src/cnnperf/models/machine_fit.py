@@ -21,7 +21,7 @@ import numpy as np
 from cnnperf.hardware.machine_model import ContentionModel, KernelModel, LinearTerm
 from cnnperf.lsq import nnls
 
-MAX_TERMS = 3
+MAX_TERMS = 4
 FOLDS = 5
 NOISE_MARGIN = 0.10  # relative: within 10 % of the best cross-validated error counts as a tie
 COMPUTE = ("macs", "macs_vec")
@@ -139,13 +139,18 @@ def _contention_design(w, t, form: str) -> np.ndarray:
     return np.stack([cols[0], *(cols[k] for k in CONTENTION_FORMS[form])], axis=1)
 
 
-def _lono(a: np.ndarray, mc: np.ndarray) -> list[float]:
-    """Leave-one-network-out |errors| relative to the mean measured contention."""
-    scale = max(float(np.mean(np.abs(mc))), 1e-12)
+def _weighted(a: np.ndarray, mc: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """c >= 0 minimising sum(((a c - mc) / scale)^2): each network's misfit as a share of its step."""
+    return nnls(a / scale[:, None], mc / scale)
+
+
+def _lono(a: np.ndarray, mc: np.ndarray, scale: np.ndarray) -> list[float]:
+    """Leave-one-network-out |errors| relative to each network's `scale` (its step time: what the
+    error does to a prediction)."""
     out = []
     for k in range(len(mc)):
         keep = np.arange(len(mc)) != k
-        out.append(abs(float(a[k] @ nnls(a[keep], mc[keep])) - mc[k]) / scale)
+        out.append(abs(float(a[k] @ _weighted(a[keep], mc[keep], scale[keep])) - mc[k]) / scale[k])
     return out
 
 
@@ -154,25 +159,29 @@ def fit_contention(weight_bytes: Sequence[float], measured: dict[int, Sequence[f
     """MemoryContention(p) = c0(p) + c1(p) W + c2(p) T per thread count p (hardware.machine_model.
     ContentionModel), from networks writing `weight_bytes` per image with single-thread steps of
     `step_seconds` whose contention at p is `measured[p]` (seconds per image; p = 1: 0). Least
-    squares with c >= 0. The form (W, T or W+T) is the one with the lowest leave-one-network-out
-    error over all p (a form with fewer terms wins within NOISE_MARGIN); it needs a network more
-    than it has coefficients, else W alone."""
+    squares with c >= 0 on the misfit as a share of each network's step (what it does to a
+    prediction; unweighted without steps). The form (W, T or W+T) has the lowest
+    leave-one-network-out error over all p, measured the same way; within NOISE_MARGIN of it a
+    form with fewer terms wins, and among those W, the primary effect (every image writes every
+    weight). A form needs a network more than it has coefficients, else W alone."""
     w = np.asarray(weight_bytes, dtype=float)
     t = np.zeros_like(w) if step_seconds is None else np.asarray(step_seconds, dtype=float)
+    scale = t if t.all() else np.ones_like(w)
     ps = [p for p in sorted(measured) if p > 1]
     forms = [f for f in CONTENTION_FORMS if len(w) > len(CONTENTION_FORMS[f]) + 1 and (f == "W" or t.any())]
     scored = {}
     for form in forms or ["W"]:
-        errs = [e for p in ps for e in _lono(_contention_design(w, t, form), np.asarray(measured[p], float))] \
+        errs = [e for p in ps for e in _lono(_contention_design(w, t, form), np.asarray(measured[p], float), scale)] \
             if len(w) > len(CONTENTION_FORMS[form]) + 1 else []
         scored[form] = float(np.mean(errs)) if errs else 1.0
     best = min(scored.values())
     form = min((f for f in scored if scored[f] <= best * (1 + NOISE_MARGIN) + 1e-9),
-               key=lambda f: (len(CONTENTION_FORMS[f]), scored[f]))
+               key=lambda f: (len(CONTENTION_FORMS[f]), f != "W", scored[f]))
     c0, c1, c2 = [], [], []
     for p in sorted(measured):
         mc = np.asarray(measured[p], dtype=float)
-        coef = nnls(_contention_design(w, t, form), mc) if len(w) >= 2 else np.array([0.0, mc[0] / max(w[0], 1.0)])
+        coef = _weighted(_contention_design(w, t, form), mc, scale) if len(w) >= 2 else \
+            np.array([0.0, mc[0] / max(w[0], 1.0)])
         full = dict(zip((0, *CONTENTION_FORMS[form]), coef))
         c0.append(float(full.get(0, 0.0)))
         c1.append(float(full.get(1, 0.0)))
