@@ -43,13 +43,22 @@ def _check(layout: Layout, weights: np.ndarray, ws: Workspace) -> None:
         raise ValueError(f"weights have shape {weights.shape}, layout needs ({layout.n_weights_padded},)")
 
 
+def options(layout: Layout, weights: np.ndarray, gout: np.ndarray | None = None) -> tuple:
+    """The kernels' last arguments (conn, dense, extra, exact, gout): None for every kernel group the
+    network does not run, so it is not compiled (float32: no exact activations; no gradient output
+    but on the check path)."""
+    g = layout.groups
+    return (layout.conn if "table" in g else None, 1 if "dense" in g else None, 1 if "extra" in g else None,
+            True if weights.dtype == np.float64 else None, gout if gout is not None and gout.size else None)
+
+
 def train_images(layout: Layout, weights, ws: Workspace, images, labels, lo: int, hi: int, lr: float) -> tuple[int, float]:
     """Per-image SGD over images[lo:hi], updating `weights` in place. Returns (errors, loss sum)."""
     _check(layout, weights, ws)
     rows = _rows(layout, images, weights.dtype)
-    e, loss = _net.train_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.gout, ws.bucket,
-                                layout.conn, rows, _labels(layout, labels, rows, lo, hi), lo, hi,
-                                weights.dtype.type(lr), layout.activation, weights.dtype == np.float64, ws.rotate)
+    e, loss = _net.run_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows,
+                              _labels(layout, labels, rows, lo, hi), lo, hi, weights.dtype.type(lr), layout.activation,
+                              ws.rotate, True, *options(layout, weights, ws.gout))
     return int(e), float(loss)
 
 
@@ -57,9 +66,9 @@ def evaluate_images(layout: Layout, weights, ws: Workspace, images, labels, lo: 
     """Forward only over images[lo:hi]. Returns (errors, loss sum)."""
     _check(layout, weights, ws)
     rows = _rows(layout, images, weights.dtype)
-    e, loss = _net.evaluate_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol,
-                                   layout.conn, rows, _labels(layout, labels, rows, lo, hi), lo, hi,
-                                   layout.activation, weights.dtype == np.float64)
+    e, loss = _net.run_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows,
+                              _labels(layout, labels, rows, lo, hi), lo, hi, weights.dtype.type(0), layout.activation,
+                              ws.rotate, False, *options(layout, weights, ws.gout))
     return int(e), float(loss)
 
 
@@ -81,9 +90,9 @@ def loss_and_gradient(layout: Layout, weights: np.ndarray, image, label: int) ->
     gout = np.zeros(layout.n_weights_padded)
     ws = Workspace(base.act, base.delta, base.arg, base.col, base.dcol, base.grad, gout, base.bucket)
     rows = _rows(layout, np.asarray(image, dtype=np.float64)[None], np.float64)
-    _, loss = _net.train_images(layout.desc, w, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, gout, ws.bucket,
-                                layout.conn, rows, _labels(layout, [label], rows, 0, 1), 0, 1, 1.0,
-                                layout.activation, True, 0.0)
+    _, loss = _net.run_images(layout.desc, w, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows,
+                              _labels(layout, [label], rows, 0, 1), 0, 1, 1.0, layout.activation, 0.0, True,
+                              *options(layout, w, gout))
     return float(loss), gout
 
 

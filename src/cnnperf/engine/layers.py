@@ -1,6 +1,7 @@
 """Compatibility names: the per-layer kernels now live in `cnnperf.engine.kernels` by layer kind."""
 
-from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse, gemm_bias_nt, im2col
+from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse
+from cnnperf.engine.kernels.gemm import gemm_bias_nt, im2col
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
     conv_grad_direct,

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnperf.engine.cache import cache_bytes
 from cnnperf.engine.kinds import ACTIVATION_IDS, KIND_IDS
-from cnnperf.engine.paths import conv_path, padded
+from cnnperf.engine.paths import FLOAT_BYTES, conv_path, padded, row_stride
 from cnnperf.networks import NetworkSpec
 
 ALIGN_FLOATS = 16  # 64 bytes of float32
@@ -21,8 +22,8 @@ SLACK = 16  # floats after buffers that fixed-width copies may overrun (values t
 
 # descriptor columns
 (KIND, MAPS, SIZE, IN_MAPS, IN_SIZE, KERNEL, FAN_IN, W_OFF, B_OFF, A_OFF, A_IN, ARG_OFF, POOLED, DIRECT, COL_OFF,
- N_W, TABLE, CONN_OFF, N_CONN) = range(19)
-N_FIELDS = 19
+ N_W, TABLE, CONN_OFF, N_CONN, CH_G, CH_D) = range(21)
+N_FIELDS = 21
 
 
 def _align(n: int) -> int:
@@ -41,9 +42,10 @@ class Layout:
     col_size: int  # im2col buffers of all conv layers (kept from forward for backward)
     dcol_size: int  # the largest conv layer's column gradient (or a table layer's scratch)
     grad_size: int  # the largest layer's weight + bias gradient
-    bucket_size: int  # int scratch of the sparse conv backward: M*S*S + S*S + P (table: M*Q*Q)
+    bucket_size: int  # int scratch of the conv backward: rows and buckets (GEMM), window offsets (table)
     activation: int
     conn: np.ndarray  # int64 connection blocks of the table convolutions (`table_block`)
+    groups: frozenset = frozenset()  # the optional kernel groups it runs: "table", "dense", "extra" (`kernel_groups`)
 
     def weight_slices(self, index: int) -> tuple[slice, slice]:
         d = self.desc[index]
@@ -67,18 +69,45 @@ def table_block(table: tuple[tuple[int, ...], ...], in_maps: int, kk: int) -> np
                            map_start]).astype(np.int64)
 
 
-def _conv_buffers(shapes, i: int, path) -> tuple[int, int]:
-    """(floats kept in `col` from forward to backward, floats of `dcol` scratch) of conv layer i."""
+def _conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
+    """(floats kept in `col` from forward to backward, floats of `dcol` scratch, ints of `bucket`
+    scratch) of conv layer i."""
     s, prev = shapes[i], shapes[i - 1]
     P, KK = s.size * s.size, s.kernel * s.kernel
     if path.direct:  # the "wide" output rows of the direct convolution
-        return _align(s.maps * ((s.size - 1) * prev.size + s.size)) + SLACK, 0
+        return _align(s.maps * ((s.size - 1) * prev.size + s.size)) + SLACK, 0, 0
     if path.table:  # transposed im2col; scratch: padded output / delta + dcolT, or one map's windows, or kernel rows
         Pp, rows = padded(P), s.kernel * ((s.kernel + 7) // 8) * 8
         windows = padded((s.kernel - 1) * prev.size + s.kernel) * (max(len(r) for r in s.table) + 1)
+        Q = shapes[i + 1].size ** 2 if path.pooled else 0
         return (_align(prev.maps * KK * Pp) + SLACK,
-                max(s.maps * Pp + prev.maps * KK * Pp, 16 + rows * s.connected, windows) + SLACK)
-    return _align(P * s.fan_in) + SLACK, P * s.fan_in  # im2col rows, kept from forward for backward
+                max(s.maps * Pp + prev.maps * KK * Pp, 16 + rows * s.connected, windows) + SLACK, s.maps * Q)
+    Fs = row_stride(s.fan_in)  # im2col rows of Fs floats, kept from forward for backward; dcol rows, then the deltas
+    if path.pooled:
+        Q = shapes[i + 1].size ** 2
+        return _align(P * Fs) + 2 * SLACK, P * Fs + s.maps * Q + 2 * SLACK, 2 * s.maps * Q + P + 1
+    return _align(P * Fs) + 2 * SLACK, P * Fs + P * s.maps + 2 * SLACK, 2 * P * s.maps
+
+
+def chunk_blocks(rows: int, l1_bytes: int) -> int:
+    """16-float column blocks per chunk of the conv backward (1, 2, 4 or 8; the kernels take at
+    most what their registers hold): the chunk of `rows` rows a pass reads fits in half the L1."""
+    fit = l1_bytes // 2 // max(rows * 16 * FLOAT_BYTES, 1)
+    return 8 if fit >= 8 else 4 if fit >= 4 else 2 if fit >= 2 else 1
+
+
+def kernel_groups(desc: np.ndarray) -> frozenset:
+    """The optional kernel groups a network runs (the rest are pruned from its compile): "table"
+    (connection-table convolutions), "dense" (a convolution without max pooling after it), "extra"
+    (average pooling, max pooling whose backward scatters into a non-convolution)."""
+    out = set()
+    for i in range(1, len(desc)):
+        kind = int(desc[i, KIND])
+        if kind == KIND_IDS["conv"]:
+            out.add("table" if desc[i, TABLE] else "dense" if not desc[i, POOLED] else "")
+        elif kind == KIND_IDS["avgpool"] or (kind == KIND_IDS["maxpool"] and i > 1 and desc[i - 1, KIND] != KIND_IDS["conv"]):
+            out.add("extra")
+    return frozenset(out - {""})
 
 
 def build_layout(spec: NetworkSpec) -> Layout:
@@ -87,6 +116,7 @@ def build_layout(spec: NetworkSpec) -> Layout:
     desc = np.zeros((len(shapes), N_FIELDS), dtype=np.int64)
     w_off = a_off = arg_off = 0
     col = dcol = grad = bucket = 0
+    l1 = cache_bytes(1)
     blocks: list[np.ndarray] = []
     n_conn = 0
     for i, s in enumerate(shapes):
@@ -108,18 +138,16 @@ def build_layout(spec: NetworkSpec) -> Layout:
             path = conv_path(shapes, i)
             d[DIRECT], d[POOLED], d[TABLE] = path.direct, path.pooled, path.table
             d[COL_OFF] = col
-            kept, scratch = _conv_buffers(shapes, i, path)
-            col, dcol = col + kept, max(dcol, scratch)
+            kept, scratch, ints = _conv_buffers(shapes, i, path)
+            col, dcol, bucket = col + kept, max(dcol, scratch), max(bucket, ints)
+            d[CH_G], d[CH_D] = chunk_blocks(s.size * s.size, l1), chunk_blocks(s.maps, l1)
             if path.table:
                 d[CONN_OFF], d[N_CONN] = n_conn, s.connected
                 blocks.append(table_block(s.table, prev.maps, s.kernel * s.kernel))
                 n_conn += len(blocks[-1])
-            if path.pooled:  # GEMM: maps bucketed per window pixel; table: window offsets of the arg-max pixels
-                S, Q = shapes[i + 1].kernel, shapes[i + 1].size
-                bucket = max(bucket, s.maps * Q * Q if path.table else (s.maps + 1) * S * S + s.size * s.size)
         if s.kind == "maxpool":
             d[ARG_OFF] = arg_off
             arg_off += _align(s.neurons)
     conn = np.concatenate(blocks) if blocks else np.zeros(1, dtype=np.int64)
     return Layout(spec, desc, int(w_off), int(a_off) + SLACK, int(max(arg_off, 1)), int(max(col, 1)), int(max(dcol, 1)),
-                  int(max(grad, 1)), int(max(bucket, 1)), ACTIVATION_IDS[spec.activation], conn)
+                  int(max(grad, 1)), int(max(bucket, 1)), ACTIVATION_IDS[spec.activation], conn, kernel_groups(desc))

@@ -47,8 +47,15 @@ def conv_path(shapes: tuple[LayerShape, ...], i: int) -> ConvPath:
 
 
 def padded(n: int) -> int:
-    """n rounded up to the table kernels' vector width (16 lanes)."""
+    """n rounded up to the kernels' padding (16 floats, whatever the CPU's vector width)."""
     return (n + 15) // 16 * 16
+
+
+def row_stride(n: int) -> int:
+    """The stride of im2col rows of n floats: padded(n), plus 16 when that is an even number of
+    64-byte lines (rows then spread over all cache sets; `kernels.gemm.row_stride`)."""
+    p = padded(n)
+    return p + 16 if (p // 16) % 2 == 0 else p
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnperf.engine.api import _check, _labels, _rows
+from cnnperf.engine.api import _check, _labels, _rows, options
 from cnnperf.engine.kernels import profile as _prof
 from cnnperf.engine.layout import Layout
 from cnnperf.engine.store import Workspace
@@ -63,8 +63,8 @@ def profile_layers(layout: Layout, weights: np.ndarray, ws: Workspace, images, l
     cost = float(_prof.counter_cost(COUNTER_READS))
     t0, c0 = time.perf_counter(), _prof.read_cycles()
     e, loss, span = _prof.train_images_profiled(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad,
-                                                ws.gout, ws.bucket, layout.conn, rows, lab, lo, hi, weights.dtype.type(lr),
-                                                layout.activation, weights.dtype == np.float64, ws.rotate, ticks)
+                                                ws.bucket, rows, lab, lo, hi, weights.dtype.type(lr), layout.activation,
+                                                ws.rotate, ticks, *options(layout, weights, ws.gout))
     c1, t1 = _prof.read_cycles(), time.perf_counter()
     per_tick = (t1 - t0) / max(int(c1 - c0), 1)
     n = hi - lo

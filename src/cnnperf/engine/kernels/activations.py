@@ -3,7 +3,7 @@
 
 The float32 path uses a rational approximation of tanh (Eigen's 13/6 polynomial pair,
 max abs error about 3e-7) that vectorises; pip builds of Numba have no SVML, so `np.tanh`
-would stay scalar. The float64 check path (`exact=True`) uses `np.tanh`.
+would stay scalar. The float64 check path (`exact` not None) uses `np.tanh`.
 Derivatives are written in terms of the activation's output y, which is what a worker keeps.
 """
 
@@ -43,16 +43,17 @@ def tanh_approx(x):
 
 @kernel
 def activate(z, lo, hi, kind, exact):
-    """z[U(lo:hi)] = f(z[U(lo:hi)]) in place."""
+    """z[U(lo:hi)] = f(z[U(lo:hi)]) in place; `exact` not None: np.tanh (float64 check path; with
+    None that branch is pruned before typing)."""
     if kind == SCALED_TANH:
-        if exact:
+        if exact is not None:
             for i in range(lo, hi):
                 z[U(i)] = A * np.tanh(B * z[U(i)])
         else:
             for i in range(lo, hi):
                 z[U(i)] = A * tanh_approx(B * z[U(i)])
     elif kind == TANH:
-        if exact:
+        if exact is not None:
             for i in range(lo, hi):
                 z[U(i)] = np.tanh(z[U(i)])
         else:

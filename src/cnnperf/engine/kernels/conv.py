@@ -1,213 +1,269 @@
-"""Convolution by im2col (one row of F taps per output pixel) and a register-blocked GEMM.
+"""Convolution backward (im2col layers): weight gradient, bias gradient and input delta.
 
 Conventions: a layer's weights are W[w_off + m*F + f] (F = fan_in, f = c*K*K + ky*K + kx,
-PyTorch's order) and biases W[b_off + m]. Activations of a layer with M maps of O x O are
-act[a_off + m*O*O + oy*O + ox]. Backward kernels write the layer's gradient into a per-worker
-buffer `grad` (weights, then biases at `gb`) and, when needed, the input delta; the update
-into shared weights happens once per layer (`cnnperf.engine.kernels.update`).
+PyTorch's order) and biases W[b_off + m]; im2col rows are Fp = F rounded up to 16 floats
+(`cnnperf.engine.kernels.gemm`). Backward kernels write the layer's gradient into a per-worker
+buffer `grad` (weights, then biases at `gb`) and, when needed, the input delta; the update into
+the shared weights happens once per layer (`cnnperf.engine.kernels.update`).
+
+Every product is a sum of broadcast scalars times row vectors (`segment_sums`): under max pooling
+grad[m, :] = sum_q d[m, q] col[arg(m, q), :] (the arg-max pixels only) and dcol[p, :] = sum of
+d[m, q] W[m, :] over the maps whose arg-max is pixel p (maps bucketed per pixel); with a dense
+delta the same over every pixel / every map. Both run chunk by chunk of `ch` x 16 columns, so
+the rows of the chunk a pass reads (col[:, chunk] for the gradient, W[:, chunk] for the input
+delta) stay in L1 (`ch` from the L1 size, `cnnperf.engine.layout`); the accumulators of a chunk
+(four partial sums over the rows, for the FMA latency) stay in registers. col2im adds the K
+taps of every kernel row with one native-vector add (lanes past the K taps add zero).
 """
 
 from __future__ import annotations
 
 from cnnperf.engine.kernels.activations import derivative
-from cnnperf.engine.kernels.base import ZERO, U, kernel
+from cnnperf.engine.kernels.base import ZERO, U, inline_kernel, kernel
+from cnnperf.engine.kernels.gemm import padded_f, row_stride
+from cnnperf.engine.kernels.simd import (
+    PAD,
+    VL,
+    nload,
+    nsplat,
+    nstore,
+    nstore_first,
+    vadd,
+    vfma,
+    vkeep4,
+    vkeep8,
+    vkeep16,
+    vload,
+    vload4,
+    vload8,
+    vstore,
+    vstore4,
+    vstore8,
+)
+
+
+@inline_kernel
+def store_part(out, o, v, n):
+    """out[o : o + min(n, VL)] = v (nothing when n <= 0)."""
+    if n >= VL:
+        nstore(out, o, v)
+    elif n > 0:
+        nstore_first(out, o, v, n)
+
+
+def _make_segment_sums(nvec):
+    """A kernel over one chunk of nvec native vectors for every segment s < n_seg: with R > 0 the
+    entries s*R .. s*R + R - 1, else start[s0 + s] .. start[s0 + s + 1] - 1 (an empty segment is not
+    stored); out[o + s*stride + j] = sum over the entries e of d[d0 + e] * x[rows[r0 + e] + f0 + j]
+    for j < min(n, nvec*VL). Four partial sums (nvec <= 2), two (4) or one (8): eight accumulators."""
+
+    @kernel
+    def segment_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n):
+        z = nsplat(x, 0.0)
+        for sg in range(n_seg):
+            if R > 0:
+                e, e1 = sg * R, sg * R + R
+            else:
+                e, e1 = start[U(s0 + sg)], start[U(s0 + sg + 1)]
+                if e1 == e:
+                    continue
+            a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+            if nvec <= 2:  # entries four at a time into a0/a1, b0/b1, a2/a3, b2/b3
+                while e + 4 <= e1:
+                    i, j, k, l = (rows[U(r0 + e)] + f0, rows[U(r0 + e + 1)] + f0, rows[U(r0 + e + 2)] + f0,
+                                  rows[U(r0 + e + 3)] + f0)
+                    s, t = nsplat(x, d[U(d0 + e)]), nsplat(x, d[U(d0 + e + 1)])
+                    u, v = nsplat(x, d[U(d0 + e + 2)]), nsplat(x, d[U(d0 + e + 3)])
+                    a0, b0, a2, b2 = vfma(a0, s, nload(x, i)), vfma(b0, t, nload(x, j)), vfma(a2, u, nload(x, k)), vfma(b2, v, nload(x, l))
+                    if nvec > 1:
+                        a1, b1 = vfma(a1, s, nload(x, i + VL)), vfma(b1, t, nload(x, j + VL))
+                        a3, b3 = vfma(a3, u, nload(x, k + VL)), vfma(b3, v, nload(x, l + VL))
+                    e += 4
+                while e < e1:
+                    i, s = rows[U(r0 + e)] + f0, nsplat(x, d[U(d0 + e)])
+                    a0 = vfma(a0, s, nload(x, i))
+                    if nvec > 1:
+                        a1 = vfma(a1, s, nload(x, i + VL))
+                    e += 1
+                a0, a1 = vadd(vadd(a0, b0), vadd(a2, b2)), vadd(vadd(a1, b1), vadd(a3, b3))
+            elif nvec == 4:  # entries two at a time into a0..a3, b0..b3
+                while e + 2 <= e1:
+                    i, j = rows[U(r0 + e)] + f0, rows[U(r0 + e + 1)] + f0
+                    s, t = nsplat(x, d[U(d0 + e)]), nsplat(x, d[U(d0 + e + 1)])
+                    a0, a1 = vfma(a0, s, nload(x, i)), vfma(a1, s, nload(x, i + VL))
+                    a2, a3 = vfma(a2, s, nload(x, i + 2 * VL)), vfma(a3, s, nload(x, i + 3 * VL))
+                    b0, b1 = vfma(b0, t, nload(x, j)), vfma(b1, t, nload(x, j + VL))
+                    b2, b3 = vfma(b2, t, nload(x, j + 2 * VL)), vfma(b3, t, nload(x, j + 3 * VL))
+                    e += 2
+                if e < e1:
+                    i, s = rows[U(r0 + e)] + f0, nsplat(x, d[U(d0 + e)])
+                    a0, a1 = vfma(a0, s, nload(x, i)), vfma(a1, s, nload(x, i + VL))
+                    a2, a3 = vfma(a2, s, nload(x, i + 2 * VL)), vfma(a3, s, nload(x, i + 3 * VL))
+                a0, a1, a2, a3 = vadd(a0, b0), vadd(a1, b1), vadd(a2, b2), vadd(a3, b3)
+            else:  # eight vectors, one entry at a time
+                while e < e1:
+                    i, s = rows[U(r0 + e)] + f0, nsplat(x, d[U(d0 + e)])
+                    a0, a1 = vfma(a0, s, nload(x, i)), vfma(a1, s, nload(x, i + VL))
+                    a2, a3 = vfma(a2, s, nload(x, i + 2 * VL)), vfma(a3, s, nload(x, i + 3 * VL))
+                    b0, b1 = vfma(b0, s, nload(x, i + 4 * VL)), vfma(b1, s, nload(x, i + 5 * VL))
+                    b2, b3 = vfma(b2, s, nload(x, i + 6 * VL)), vfma(b3, s, nload(x, i + 7 * VL))
+                    e += 1
+            q = o + sg * stride
+            store_part(out, q, a0, n)
+            if nvec > 1:
+                store_part(out, q + VL, a1, n - VL)
+            if nvec > 2:
+                store_part(out, q + 2 * VL, a2, n - 2 * VL)
+                store_part(out, q + 3 * VL, a3, n - 3 * VL)
+            if nvec > 4:
+                store_part(out, q + 4 * VL, b0, n - 4 * VL)
+                store_part(out, q + 5 * VL, b1, n - 5 * VL)
+                store_part(out, q + 6 * VL, b2, n - 6 * VL)
+                store_part(out, q + 7 * VL, b3, n - 7 * VL)
+
+    return segment_sums
+
+
+BLOCK_VECTORS = PAD // VL  # native vectors per 16 columns
+MAX_BLOCKS = max(1, 8 // BLOCK_VECTORS)  # the widest chunk (16-column blocks): 8 vectors, 8 accumulators
+segment_sums_1 = _make_segment_sums(BLOCK_VECTORS)
+segment_sums_2 = _make_segment_sums(2 * BLOCK_VECTORS) if MAX_BLOCKS >= 2 else segment_sums_1
+segment_sums_4 = _make_segment_sums(4 * BLOCK_VECTORS) if MAX_BLOCKS >= 4 else segment_sums_1
+segment_sums_8 = _make_segment_sums(8 * BLOCK_VECTORS) if MAX_BLOCKS >= 8 else segment_sums_1
+
+
+@inline_kernel
+def chunk_width(f0, Fp, ch):
+    """Columns of the chunk at f0: ch x 16 (at most MAX_BLOCKS x 16) while it fits in Fp, then 16."""
+    cf = min(ch, MAX_BLOCKS) * PAD
+    return cf if f0 + cf <= Fp else PAD
+
+
+@inline_kernel
+def chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n, width):
+    """segment_sums over one chunk of `width` (16, 32, 64 or 128) columns."""
+    if MAX_BLOCKS >= 8 and width == 128:
+        segment_sums_8(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
+    elif MAX_BLOCKS >= 4 and width == 64:
+        segment_sums_4(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
+    elif MAX_BLOCKS >= 2 and width == 32:
+        segment_sums_2(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
+    else:
+        segment_sums_1(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
 
 
 @kernel
-def im2col(x, x_off, C, H, K, col, c_off):
-    """col[p, f] = x[c, oy+ky, ox+kx] with p = oy*O + ox, f = c*K*K + ky*K + kx."""
-    O = H - K + 1
-    F = C * K * K
-    for oy in range(O):
-        for ox in range(O):
-            base = c_off + (oy * O + ox) * F
-            for c in range(C):
-                for ky in range(K):
-                    src = x_off + c * H * H + (oy + ky) * H + ox
-                    dst = base + c * K * K + ky * K
-                    if K <= 8:  # one fixed 8-wide copy (vectorised); its overhang is overwritten next
-                        for kx in range(8):
-                            col[U(dst + kx)] = x[U(src + kx)]
-                    else:
-                        for kx in range(K):
-                            col[U(dst + kx)] = x[U(src + kx)]
+def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g_off, kind, col, c_off, grad, gb, dcol,
+                         need_dx, bucket, ch_g, ch_d):
+    """Convolution under S x S max pooling (Q windows per map): only each window's arg-max pixel has
+    a delta. The pooled delta dpool is turned into d (times f') in place.
 
-
-@kernel
-def gemm_bias_nt(W, w_off, b_off, M, F, col, c_off, P, out, o_off):
-    """out[m, p] = b[m] + sum_f W[m, f] * col[p, f]; 4 x 4 register blocks, reductions over f."""
-    M4, P4 = M - M % 4, P - P % 4
-    for p0 in range(0, P4, 4):
-        c0, c1, c2, c3 = c_off + p0 * F, c_off + (p0 + 1) * F, c_off + (p0 + 2) * F, c_off + (p0 + 3) * F
-        for m0 in range(0, M4, 4):
-            w0, w1, w2, w3 = w_off + m0 * F, w_off + (m0 + 1) * F, w_off + (m0 + 2) * F, w_off + (m0 + 3) * F
-            s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = ZERO
-            s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = ZERO
-            for f in range(F):
-                a0, a1, a2, a3 = W[U(w0 + f)], W[U(w1 + f)], W[U(w2 + f)], W[U(w3 + f)]
-                b0, b1, b2, b3 = col[U(c0 + f)], col[U(c1 + f)], col[U(c2 + f)], col[U(c3 + f)]
-                s00 += a0 * b0
-                s01 += a0 * b1
-                s02 += a0 * b2
-                s03 += a0 * b3
-                s10 += a1 * b0
-                s11 += a1 * b1
-                s12 += a1 * b2
-                s13 += a1 * b3
-                s20 += a2 * b0
-                s21 += a2 * b1
-                s22 += a2 * b2
-                s23 += a2 * b3
-                s30 += a3 * b0
-                s31 += a3 * b1
-                s32 += a3 * b2
-                s33 += a3 * b3
-            r0, r1, r2, r3 = o_off + m0 * P + p0, o_off + (m0 + 1) * P + p0, o_off + (m0 + 2) * P + p0, o_off + (m0 + 3) * P + p0
-            bb0, bb1, bb2, bb3 = W[U(b_off + m0)], W[U(b_off + m0 + 1)], W[U(b_off + m0 + 2)], W[U(b_off + m0 + 3)]
-            out[U(r0)], out[U(r0 + 1)], out[U(r0 + 2)], out[U(r0 + 3)] = bb0 + s00, bb0 + s01, bb0 + s02, bb0 + s03
-            out[U(r1)], out[U(r1 + 1)], out[U(r1 + 2)], out[U(r1 + 3)] = bb1 + s10, bb1 + s11, bb1 + s12, bb1 + s13
-            out[U(r2)], out[U(r2 + 1)], out[U(r2 + 2)], out[U(r2 + 3)] = bb2 + s20, bb2 + s21, bb2 + s22, bb2 + s23
-            out[U(r3)], out[U(r3 + 1)], out[U(r3 + 2)], out[U(r3 + 3)] = bb3 + s30, bb3 + s31, bb3 + s32, bb3 + s33
-        for m in range(M4, M):
-            wm = w_off + m * F
-            s0 = s1 = s2 = s3 = ZERO
-            for f in range(F):
-                a = W[U(wm + f)]
-                s0 += a * col[U(c0 + f)]
-                s1 += a * col[U(c1 + f)]
-                s2 += a * col[U(c2 + f)]
-                s3 += a * col[U(c3 + f)]
-            r, bm = o_off + m * P + p0, W[U(b_off + m)]
-            out[U(r)], out[U(r + 1)], out[U(r + 2)], out[U(r + 3)] = bm + s0, bm + s1, bm + s2, bm + s3
-    for p in range(P4, P):
-        cp = c_off + p * F
-        for m in range(M):
-            wm = w_off + m * F
-            s = ZERO
-            for f in range(F):
-                s += W[U(wm + f)] * col[U(cp + f)]
-            out[U(o_off + m * P + p)] = W[U(b_off + m)] + s
-
-
-@kernel
-def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g_off, kind,
-                         col, c_off, grad, gb, dcol, need_dx, bucket):
-    """Convolution under S x S max pooling: only each window's arg-max pixel has a delta.
-
-    grad[m, :] = sum_q d[m, q] col[arg[m, q], :], four rows per pass over grad[m, :];
-    dcol[p, :] = sum of d[m, q] W[m, :] over the maps whose arg-max is p, written once per
-    pixel (maps bucketed per window pixel in the int scratch `bucket`: M*S*S lists, S*S
-    counts, then the count of every pixel, P long, for col2im).
-    The pooled delta dpool is turned into d (times f') in place; it is not needed afterwards.
-    """
+    `bucket` (int scratch): rows[M*Q] the col row of every (m, q); then, with need_dx, start[P+1]
+    (the maps of pixel p are entries start[p] .. start[p+1]), the weight row of every entry
+    [M*Q]. `dcol` (float scratch): P rows of Fs (row_stride), then the delta of every entry [M*Q].
+    Column chunks: ch_g x 16 for the gradient, ch_d x 16 for the input delta."""
     P = O * O
+    Fp, Fs = padded_f(F), row_stride(F)
     for m in range(M):
-        for q in range(Q):
-            k = p_off + m * Q + q
-            dpool[U(k)] *= derivative(y[U(y_off + m * P + arg[U(g_off + m * Q + q)])], kind)
-    for m in range(M):
-        g, base, ab = m * F, p_off + m * Q, g_off + m * Q
         s = ZERO
         for q in range(Q):
-            s += dpool[U(base + q)]
+            k, a = p_off + m * Q + q, arg[U(g_off + m * Q + q)]
+            d = dpool[U(k)] * derivative(y[U(y_off + m * P + a)], kind)
+            dpool[U(k)] = d
+            s += d
+            bucket[U(m * Q + q)] = c_off + a * Fs
         grad[U(gb + m)] = s
-        for f in range(F):
-            grad[U(g + f)] = ZERO
-        q = 0
-        while q + 4 <= Q:
-            d0, d1, d2, d3 = dpool[U(base + q)], dpool[U(base + q + 1)], dpool[U(base + q + 2)], dpool[U(base + q + 3)]
-            c0, c1 = c_off + arg[U(ab + q)] * F, c_off + arg[U(ab + q + 1)] * F
-            c2, c3 = c_off + arg[U(ab + q + 2)] * F, c_off + arg[U(ab + q + 3)] * F
-            for f in range(F):
-                grad[U(g + f)] += d0 * col[U(c0 + f)] + d1 * col[U(c1 + f)] + d2 * col[U(c2 + f)] + d3 * col[U(c3 + f)]
-            q += 4
-        while q < Q:
-            d0, c0 = dpool[U(base + q)], c_off + arg[U(ab + q)] * F
-            for f in range(F):
-                grad[U(g + f)] += d0 * col[U(c0 + f)]
-            q += 1
+    # the gradient, chunk by chunk: every map's rows of the chunk (col[:, chunk] stays in L1)
+    f0 = 0
+    while f0 < Fp:
+        width = chunk_width(f0, Fp, ch_g)
+        chunk_sums(col, bucket, 0, dpool, p_off, bucket, 0, Q, M, f0, grad, f0, F, F - f0, width)
+        f0 += width
     if not need_dx:
         return
-    SS = S * S
-    Qs = O // S
-    for q in range(Q):
-        qy, qx = q // Qs, q % Qs
-        for k in range(SS):
-            bucket[U(M * SS + k)] = 0
-        for m in range(M):  # bucket the maps by their arg-max pixel inside window q
-            pix = arg[U(g_off + m * Q + q)]
-            k = ((pix // O) - qy * S) * S + (pix % O) - qx * S
-            n = bucket[U(M * SS + k)]
-            bucket[U(k * M + n)] = m
-            bucket[U(M * SS + k)] = n + 1
-        for k in range(SS):
-            pix = (qy * S + k // S) * O + qx * S + k % S
-            row = pix * F
-            n = bucket[U(M * SS + k)]
-            bucket[U(M * SS + SS + pix)] = n  # rows without a delta: col2im skips them
-            for f in range(F):
-                dcol[U(row + f)] = ZERO
-            j = 0
-            while j < n:  # up to four maps per pass over the row
-                m0 = bucket[U(k * M + j)]
-                m1 = bucket[U(k * M + j + 1)] if j + 1 < n else m0
-                m2 = bucket[U(k * M + j + 2)] if j + 2 < n else m0
-                m3 = bucket[U(k * M + j + 3)] if j + 3 < n else m0
-                e0 = dpool[U(p_off + m0 * Q + q)]
-                e1 = dpool[U(p_off + m1 * Q + q)] if j + 1 < n else ZERO
-                e2 = dpool[U(p_off + m2 * Q + q)] if j + 2 < n else ZERO
-                e3 = dpool[U(p_off + m3 * Q + q)] if j + 3 < n else ZERO
-                w0, w1, w2, w3 = w_off + m0 * F, w_off + m1 * F, w_off + m2 * F, w_off + m3 * F
-                for f in range(F):
-                    dcol[U(row + f)] += e0 * W[U(w0 + f)] + e1 * W[U(w1 + f)] + e2 * W[U(w2 + f)] + e3 * W[U(w3 + f)]
-                j += 4
+    # bucket the maps by arg-max pixel: start[p], then the entries (weight row, delta) in pixel order
+    st, ent, dv = M * Q, M * Q + P + 1, P * Fs
+    for p in range(P + 1):
+        bucket[U(st + p)] = 0
+    for m in range(M):
+        for q in range(Q):
+            bucket[U(st + 1 + arg[U(g_off + m * Q + q)])] += 1
+    for p in range(P):
+        bucket[U(st + p + 1)] += bucket[U(st + p)]
+    for m in range(M):  # counting sort; start[p] is restored below
+        for q in range(Q):
+            a = arg[U(g_off + m * Q + q)]
+            e = bucket[U(st + a)]
+            bucket[U(ent + e)] = w_off + m * F
+            dcol[U(dv + e)] = dpool[U(p_off + m * Q + q)]
+            bucket[U(st + a)] = e + 1
+    for p in range(P, 0, -1):
+        bucket[U(st + p)] = bucket[U(st + p - 1)]
+    bucket[U(st)] = 0
+    f0 = 0
+    while f0 < Fp:
+        width = chunk_width(f0, Fp, ch_d)
+        chunk_sums(W, bucket, ent, dcol, dv, bucket, st, 0, P, f0, dcol, f0, Fs, width, width)
+        f0 += width
 
 
 @kernel
-def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol, need_dx):
-    """Convolution with a dense delta dz (already through f'): grad = dz col, dcol = dz^T W."""
+def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol, need_dx, bucket, ch_g, ch_d):
+    """Convolution with a dense delta dz (already through f'): grad = dz col, dcol = dz^T W, as the
+    sparse kernel over every pixel. `bucket`: the col row of every (m, p) [M*P], the weight row of
+    every (p, m) [P*M]; `dcol`: P rows of Fs, then dz transposed [P*M]."""
+    Fp, Fs = padded_f(F), row_stride(F)
     for m in range(M):
-        g = m * F
-        for f in range(F):
-            grad[U(g + f)] = ZERO
         s = ZERO
         for p in range(P):
-            d = dz[U(z_off + m * P + p)]
-            s += d
-            if d != ZERO:
-                c = c_off + p * F
-                for f in range(F):
-                    grad[U(g + f)] += d * col[U(c + f)]
+            s += dz[U(z_off + m * P + p)]
+            bucket[U(m * P + p)] = c_off + p * Fs
         grad[U(gb + m)] = s
-    if need_dx:
-        for p in range(P):
-            dc = p * F
-            for f in range(F):
-                dcol[U(dc + f)] = ZERO
-            for m in range(M):
-                d = dz[U(z_off + m * P + p)]
-                if d != ZERO:
-                    w = w_off + m * F
-                    for f in range(F):
-                        dcol[U(dc + f)] += d * W[U(w + f)]
+    f0 = 0
+    while f0 < Fp:
+        width = chunk_width(f0, Fp, ch_g)
+        chunk_sums(col, bucket, 0, dz, z_off, bucket, 0, P, M, f0, grad, f0, F, F - f0, width)
+        f0 += width
+    if not need_dx:
+        return
+    dt, wr = P * Fs, M * P
+    for p in range(P):
+        for m in range(M):
+            bucket[U(wr + p * M + m)] = w_off + m * F
+            dcol[U(dt + p * M + m)] = dz[U(z_off + m * P + p)]
+    f0 = 0
+    while f0 < Fp:
+        width = chunk_width(f0, Fp, ch_d)
+        chunk_sums(W, bucket, wr, dcol, dt, bucket, 0, M, P, f0, dcol, f0, Fs, width, width)
+        f0 += width
 
 
 @kernel
-def col2im(dcol, C, H, K, dx, dx_off, count, c_off):
-    """dx[c, oy+ky, ox+kx] = sum over patches of dcol[p, f] (adjoint of im2col). With c_off >= 0
-    only the rows p with count[c_off + p] > 0 (under pooling most rows have no delta)."""
+def col2im(dcol, C, H, K, dx, dx_off, start, s_off):
+    """dx[c, oy+ky, ox+kx] = sum over patches of dcol[p*Fs + f] (adjoint of im2col). With s_off >= 0
+    only the rows p with start[s_off + p + 1] > start[s_off + p] (under pooling, the pixels that
+    are some map's arg-max). Each kernel row is one add of 4, 8 or 16 lanes (the narrowest that
+    holds K; lanes past K add zero and write their values back unchanged); the input maps are
+    the inner loop, so consecutive adds never overlap (an overlapping load would wait for the
+    store before it)."""
     O = H - K + 1
-    F = C * K * K
+    KK = K * K
+    Fs = row_stride(C * KK)
     for i in range(C * H * H):
         dx[U(dx_off + i)] = ZERO
     for oy in range(O):
         for ox in range(O):
-            if c_off >= 0 and count[U(c_off + oy * O + ox)] == 0:
+            p = oy * O + ox
+            if s_off >= 0 and start[U(s_off + p + 1)] == start[U(s_off + p)]:
                 continue
-            base = (oy * O + ox) * F
-            for c in range(C):
-                for ky in range(K):
-                    dst = dx_off + c * H * H + (oy + ky) * H + ox
-                    src = base + c * K * K + ky * K
-                    for kx in range(K):
-                        dx[U(dst + kx)] += dcol[U(src + kx)]
+            dst0, src0 = dx_off + oy * H + ox, p * Fs
+            for ky in range(K):
+                for c in range(C):
+                    dst, src = dst0 + c * H * H + ky * H, src0 + c * KK + ky * K
+                    if K <= 4:
+                        vstore4(dx, dst, vadd(vload4(dx, dst), vkeep4(vload4(dcol, src), K)))
+                    elif K <= 8:
+                        vstore8(dx, dst, vadd(vload8(dx, dst), vkeep8(vload8(dcol, src), K)))
+                    else:
+                        for u in range(0, K, 16):
+                            vstore(dx, dst + u, vadd(vload(dx, dst + u), vkeep16(vload(dcol, src + u), K - u)))

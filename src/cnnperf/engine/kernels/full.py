@@ -36,12 +36,12 @@ def full_backward(W, w_off, b_off, N, F, x, x_off, dz, d_off, dx, dx_off, need_d
     """Fully connected backward with the update fused, row by row: dx += dz[n] * W[n, :] with the
     old row, then W[n, :] -= lr * dz[n] * x (the weights are written once, no gradient buffer).
     Rows start at fraction `rotate` of the layer (write scheduling, as apply_update). With a
-    non-empty `gout` (float64 check path) the gradient goes there and W is left alone."""
+    `gout` array (float64 check path; None otherwise, which prunes that code) the gradient goes
+    there and W is left alone."""
     if need_dx:
         for f in range(F):
             dx[U(dx_off + f)] = ZERO
     start = np.int64(rotate * N)
-    check = gout.size > 0
     for k in range(N):
         n = start + k
         if n >= N:
@@ -51,7 +51,7 @@ def full_backward(W, w_off, b_off, N, F, x, x_off, dz, d_off, dx, dx_off, need_d
         if need_dx:
             for f in range(F):
                 dx[U(dx_off + f)] += d * W[U(w + f)]
-        if check:
+        if gout is not None:
             for f in range(F):
                 gout[U(w + f)] = d * x[U(x_off + f)]
             gout[U(b_off + n)] = d

@@ -14,7 +14,7 @@ import numpy as np
 
 from cnnperf.engine.kernels.activations import activate, scale_by_derivative
 from cnnperf.engine.kernels.base import ZERO, U, inline_kernel, kernel
-from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse, gemm_bias_nt, im2col
+from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
     conv_grad_direct,
@@ -24,6 +24,7 @@ from cnnperf.engine.kernels.conv_direct import (
 from cnnperf.engine.kernels.conv_table import im2col_t, table_forward
 from cnnperf.engine.kernels.conv_table_back import table_backward_dense, table_backward_pooled
 from cnnperf.engine.kernels.full import full_backward, full_forward
+from cnnperf.engine.kernels.gemm import gemm_bias_nt, im2col
 from cnnperf.engine.kernels.pool import avgpool_backward, avgpool_forward, maxpool_backward, maxpool_forward
 from cnnperf.engine.kernels.update import apply_update
 from cnnperf.engine.kinds import KIND_AVGPOOL, KIND_CONV, KIND_FULL, KIND_MAXPOOL, KIND_OUTPUT
@@ -32,6 +33,8 @@ from cnnperf.engine.layout import (
     A_OFF,
     ARG_OFF,
     B_OFF,
+    CH_D,
+    CH_G,
     COL_OFF,
     CONN_OFF,
     DIRECT,
@@ -58,16 +61,17 @@ def conv_forward_layer(i, desc, W, act, col, dcol, conn):
     if desc[i, DIRECT]:
         conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, col, c_off, act, a_out)
     elif desc[i, TABLE]:
-        im2col_t(act, a_in, C, H, K, col, c_off)
-        table_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, C, K, O, conn, desc[i, CONN_OFF], desc[i, N_CONN], col, c_off,
-                      dcol, 0, act, a_out)
+        if conn is not None:
+            im2col_t(act, a_in, C, H, K, col, c_off)
+            table_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, C, K, O, conn, desc[i, CONN_OFF], desc[i, N_CONN], col,
+                          c_off, dcol, 0, act, a_out)
     else:
         im2col(act, a_in, C, H, K, col, c_off)
         gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, c_off, O * O, act, a_out)
 
 
 @inline_kernel
-def forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact):
+def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact):
     """Forward of layer i (> 0): reads its input activations, writes its outputs."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
     a_in, a_out = desc[i, A_IN], desc[i, A_OFF]
@@ -77,7 +81,8 @@ def forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact):
     elif k == KIND_MAXPOOL:
         maxpool_forward(act, a_in, M, H, K, act, a_out, arg, desc[i, ARG_OFF])
     elif k == KIND_AVGPOOL:
-        avgpool_forward(act, a_in, M, H, K, act, a_out)
+        if extra is not None:
+            avgpool_forward(act, a_in, M, H, K, act, a_out)
     elif k == KIND_FULL or k == KIND_OUTPUT:
         full_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, desc[i, FAN_IN], act, a_in, act, a_out)
         if k == KIND_FULL:
@@ -85,7 +90,7 @@ def forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact):
 
 
 @inline_kernel
-def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, conn, act_kind, gb):
+def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense):
     """Gradient of convolution i into `grad` and, except for layer 1, its input delta."""
     M, O, C, H, K, F = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
     a_in, a_out, w_off, c_off = desc[i, A_IN], desc[i, A_OFF], desc[i, W_OFF], desc[i, COL_OFF]
@@ -98,28 +103,35 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, co
             wide_delta_sparse(M, O, H, nq, act, a_out, delta, p_off, arg, g_off, act_kind, col, c_off)
             conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
         elif desc[i, TABLE]:
-            table_backward_pooled(W, w_off, M, C, H, K, nq, conn, desc[i, CONN_OFF], desc[i, N_CONN], act, a_out, delta,
-                                  p_off, arg, g_off, act_kind, act, a_in, grad, gb, dcol, bucket, delta, a_in, need_dx)
+            if conn is not None:
+                table_backward_pooled(W, w_off, M, C, H, K, nq, conn, desc[i, CONN_OFF], desc[i, N_CONN], act, a_out,
+                                      delta, p_off, arg, g_off, act_kind, act, a_in, grad, gb, dcol, bucket, delta, a_in,
+                                      need_dx)
         else:
             conv_backward_sparse(W, w_off, M, F, O, desc[i + 1, KERNEL], nq, act, a_out, delta, p_off, arg, g_off,
-                                 act_kind, col, c_off, grad, gb, dcol, need_dx, bucket)
-    else:
+                                 act_kind, col, c_off, grad, gb, dcol, need_dx, bucket, desc[i, CH_G], desc[i, CH_D])
+            if need_dx:
+                col2im(dcol, C, H, K, delta, a_in, bucket, M * nq)
+    elif desc[i, TABLE]:
+        if conn is not None:
+            scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
+            table_backward_dense(W, w_off, M, C, H, K, conn, desc[i, CONN_OFF], desc[i, N_CONN], delta, a_out, col,
+                                 c_off, grad, gb, dcol, delta, a_in, need_dx)
+    elif dense is not None:
         scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
         if desc[i, DIRECT]:
             wide_delta_dense(M, O, H, delta, a_out, col, c_off)
             conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
-        elif desc[i, TABLE]:
-            table_backward_dense(W, w_off, M, C, H, K, conn, desc[i, CONN_OFF], desc[i, N_CONN], delta, a_out, col, c_off,
-                                 grad, gb, dcol, delta, a_in, need_dx)
         else:
-            conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx)
-    if need_dx and not desc[i, DIRECT] and not desc[i, TABLE]:
-        ss = desc[i + 1, KERNEL] * desc[i + 1, KERNEL] if desc[i, POOLED] else 0
-        col2im(dcol, C, H, K, delta, a_in, bucket, M * ss + ss if desc[i, POOLED] else -1)
+            conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx, bucket,
+                                desc[i, CH_G], desc[i, CH_D])
+            if need_dx:
+                col2im(dcol, C, H, K, delta, a_in, bucket, -1)
 
 
 @inline_kernel
-def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate):
+def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, conn, dense, extra,
+                   gout):
     """Backward of layer i from its output delta: input delta (not for layer 1), then its update.
     Max pooling after a convolution is fused into the convolution's backward (nothing to do here)."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
@@ -131,31 +143,19 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, c
         full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr, gout, rotate)
     elif k == KIND_MAXPOOL:
         if need_dx and desc[i - 1, KIND] != KIND_CONV:
-            maxpool_backward(delta, a_out, M, O, arg, desc[i, ARG_OFF], H, delta, a_in)
+            if extra is not None:
+                maxpool_backward(delta, a_out, M, O, arg, desc[i, ARG_OFF], H, delta, a_in)
     elif k == KIND_AVGPOOL:
         if need_dx:
-            avgpool_backward(delta, a_out, M, O, K, delta, a_in)
+            if extra is not None:
+                avgpool_backward(delta, a_out, M, O, K, delta, a_in)
     elif k == KIND_CONV:
         gb = ((desc[i, N_W] + 15) // 16) * 16
-        conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, conn, act_kind, gb)
+        conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense)
         apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate)
 
 
-@kernel
-def forward(desc, W, act, arg, col, dcol, conn, act_kind, exact):
-    """Forward pass; act[0:n_in] holds the image, the output layer's logits end in act."""
-    for i in range(1, desc.shape[0]):
-        forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact)
-
-
-@kernel
-def backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate):
-    """Back-propagate from the output delta, updating each layer's weights right after it."""
-    for i in range(desc.shape[0] - 1, 0, -1):
-        backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate)
-
-
-@kernel
+@inline_kernel
 def softmax_delta(act, o_off, N, label, delta):
     """Softmax + cross-entropy: delta = p - onehot(label). Returns (loss, predicted class)."""
     mx, pred = act[o_off], 0
@@ -174,14 +174,14 @@ def softmax_delta(act, o_off, N, label, delta):
     return loss, pred
 
 
-@kernel
+@inline_kernel
 def load_image(act, images, n):
     """Copy image n (a row of `images`) into the input layer's activations."""
     for j in range(images.shape[1]):
         act[U(j)] = images[U(n), U(j)]
 
 
-@kernel
+@inline_kernel
 def output_loss(desc, act, delta, labels, n):
     """Softmax + cross-entropy of the output layer for image n. Returns (loss, class)."""
     L = desc.shape[0] - 1
@@ -189,32 +189,27 @@ def output_loss(desc, act, delta, labels, n):
 
 
 @kernel
-def image_loss(desc, W, act, delta, arg, col, dcol, conn, images, labels, n, act_kind, exact):
-    """Forward image n and put the output delta in place. Returns (loss, class)."""
-    load_image(act, images, n)
-    forward(desc, W, act, arg, col, dcol, conn, act_kind, exact)
-    return output_loss(desc, act, delta, labels, n)
+def run_images(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind, rotate, train,
+               conn, dense, extra, exact, gout):
+    """Per-image SGD over images[lo:hi] (rows are flattened images), or with `train` False the
+    forward only. Returns (errors, loss sum). One entry for both, so a run compiles one function.
 
-
-@kernel
-def train_images(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, images, labels, lo, hi, lr, act_kind,
-                 exact, rotate):
-    """Per-image SGD over images[lo:hi] (rows are flattened images). Returns (errors, loss sum)."""
+    The last five arguments choose what is compiled (None: that code is pruned before typing, so a
+    run compiles only the kernels its network uses): `conn` the connection blocks (table
+    convolutions), `dense` convolutions without max pooling after them, `extra` average pooling
+    and max pooling of a non-convolution, `exact` the float64 activations, `gout` the gradient
+    output of the check path (None: update the weights)."""
+    L = desc.shape[0]
     errors, loss = 0, 0.0
     for n in range(lo, hi):
-        lo_n, pred = image_loss(desc, W, act, delta, arg, col, dcol, conn, images, labels, n, act_kind, exact)
+        load_image(act, images, n)
+        for i in range(1, L):
+            forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact)
+        lo_n, pred = output_loss(desc, act, delta, labels, n)
         loss += lo_n
         errors += pred != labels[n]
-        backward(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate)
-    return errors, loss
-
-
-@kernel
-def evaluate_images(desc, W, act, delta, arg, col, dcol, conn, images, labels, lo, hi, act_kind, exact):
-    """Forward only over images[lo:hi]. Returns (errors, loss sum)."""
-    errors, loss = 0, 0.0
-    for n in range(lo, hi):
-        lo_n, pred = image_loss(desc, W, act, delta, arg, col, dcol, conn, images, labels, n, act_kind, exact)
-        loss += lo_n
-        errors += pred != labels[n]
+        if train:
+            for i in range(L - 1, 0, -1):
+                backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, conn, dense,
+                               extra, gout)
     return errors, loss

@@ -40,10 +40,10 @@ def counter_cost(n):
 
 
 @kernel
-def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, images, labels, lo, hi, lr,
-                          act_kind, exact, rotate, ticks):
-    """`train_images` with ticks[i, 0] += forward ticks of layer i, ticks[i, 1] += backward (+ update)
-    ticks. Returns (errors, loss sum, ticks from the first image's start to the last one's end)."""
+def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind,
+                          rotate, ticks, conn, dense, extra, exact, gout):
+    """`train_images` (the same last arguments) with ticks[i, 0] += forward ticks of layer i,
+    ticks[i, 1] += backward (+ update) ticks. Returns (errors, loss sum, ticks from the first image's start to the last one's end)."""
     L = desc.shape[0]
     errors, loss = 0, 0.0
     start = _cycles()
@@ -51,13 +51,14 @@ def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, gout, bucke
         load_image(act, images, n)
         for i in range(1, L):
             t0 = _cycles()
-            forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact)
+            forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact)
             ticks[i, 0] += _cycles() - t0
         lo_n, pred = output_loss(desc, act, delta, labels, n)
         loss += lo_n
         errors += pred != labels[n]
         for i in range(L - 1, 0, -1):
             t0 = _cycles()
-            backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, conn, lr, act_kind, rotate)
+            backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, conn, dense,
+                           extra, gout)
             ticks[i, 1] += _cycles() - t0
     return errors, loss, _cycles() - start

@@ -1,21 +1,47 @@
-"""Explicit 16- and 8-lane vectors for the connection-table kernels.
+"""Explicit vectors: 16 and 8 lanes (the connection-table kernels) and the native width `VL`
+of the CPU Numba compiles for (the register-blocked GEMM, convolution and pooling kernels).
 
 Numba runs LLVM without its SLP vectoriser, and the loop vectoriser keeps accumulators of a
 pixel-vectorised loop in memory when stores might alias loads. `Vec` is an LLVM
-`<16 x float>` (or `<16 x double>`; `vload8` and friends: 8 lanes) value, so a tile of
-accumulators lives in registers across a reduction loop; LLVM splits it into whatever the CPU
-has (one AVX-512 or two AVX2 registers). Loads and stores are unaligned; arithmetic carries
-fast-math flags like the other kernels.
+`<16 x float>` (or `<16 x double>`; `vload8` and friends: 8 lanes; `nload` and friends: `VL`
+lanes) value, so a tile of accumulators lives in registers across a reduction loop; LLVM splits
+a vector wider than the CPU's into several registers. Loads and stores are unaligned; arithmetic
+is never reassociated (an FMA is `llvm.fma`), so a kernel rounds the same wherever LLVM inlines it
+(the profiled loop and the plain one train bit-identically).
+
+`VL` and `REGISTERS` come from the target features Numba compiles for (NUMBA_CPU_FEATURES, else
+the host's): 16 fp32 lanes and 32 registers with AVX-512F, 8 and 16 with AVX/AVX2, 4 and 16
+otherwise. Register tiles are chosen from them (module constants, fixed at compile time; Numba's
+cache keys compiled code by the same target, so a cache never mixes widths). Buffers are padded
+to `PAD` = 16 floats whatever the width, so the operations executed do not depend on it.
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.core.extending import models, register_model
 from numba.extending import intrinsic
 
 LANES = 16
+PAD = 16
+
+
+def target_vector() -> tuple[int, int]:
+    """(fp32 lanes, vector registers) of the CPU Numba compiles for."""
+    import llvmlite.binding as ll
+    from numba.core import config
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else ll.get_host_cpu_features().flatten()
+    on = {f[1:] for f in features.split(",") if f.startswith("+")}
+    if "avx512f" in on:
+        return 16, 32
+    if "avx" in on:
+        return 8, 16
+    return 4, 16
+
+
+VL, REGISTERS = target_vector()
 
 
 class Vec(types.Type):
@@ -32,7 +58,7 @@ class VecModel(models.PrimitiveModel):
         super().__init__(dmm, fe_type, ir.VectorType(dmm.lookup(fe_type.dtype).get_value_type(), fe_type.lanes))
 
 
-_FAST = ("fast",)
+_EXACT = ("nnan", "ninf", "nsz")  # no reassociation or contraction: every caller gets the same rounding
 
 
 def _vector_pointer(context, builder, aryty, ary, offset, lanes):
@@ -77,19 +103,64 @@ def _splat(lanes):
     return typer
 
 
+def _keep(lanes):
+    def typer(typingctx, v, n):
+        def codegen(context, builder, sig, args):
+            idx = ir.Constant(ir.VectorType(ir.IntType(64), lanes), list(range(lanes)))
+            nv = builder.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), lanes), ir.Undefined),
+                                        context.cast(builder, args[1], sig.args[1], types.int64),
+                                        ir.Constant(ir.IntType(32), 0))
+            nv = builder.shuffle_vector(nv, nv, ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+            return builder.select(builder.icmp_signed("<", idx, nv), args[0], ir.Constant(args[0].type, None))
+        return v(v, n), codegen
+    typer.__name__ = typer.__qualname__ = f"vkeep{lanes}"
+    return typer
+
+
+def _store_first(lanes):
+    def typer(typingctx, ary, offset, v, n):
+        def codegen(context, builder, sig, args):
+            ptr = _vector_pointer(context, builder, sig.args[0], args[0], args[1], lanes)
+            vty = ptr.type.pointee
+            idx = ir.Constant(ir.VectorType(ir.IntType(64), lanes), list(range(lanes)))
+            nv = builder.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), lanes), ir.Undefined),
+                                        context.cast(builder, args[3], sig.args[3], types.int64),
+                                        ir.Constant(ir.IntType(32), 0))
+            nv = builder.shuffle_vector(nv, nv, ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+            mask = builder.icmp_signed("<", idx, nv)
+            fnty = ir.FunctionType(ir.VoidType(), [vty, ptr.type, ir.IntType(32), mask.type])
+            name = f"llvm.masked.store.v{lanes}f{sig.args[0].dtype.bitwidth}.p0"
+            fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+            builder.call(fn, [args[2], ptr, ir.Constant(ir.IntType(32), sig.args[0].dtype.bitwidth // 8), mask])
+            return context.get_dummy_value()
+        return types.none(ary, offset, v, n), codegen
+    typer.__name__ = typer.__qualname__ = f"vstore_first{lanes}"
+    return typer
+
+
 vload = intrinsic(_load(LANES))  # ary[offset : offset + 16] (no bounds check)
 vstore = intrinsic(_store(LANES))  # ary[offset : offset + 16] = v (no bounds check)
 vsplat = intrinsic(_splat(LANES))  # 16 copies of x, in the dtype of `ary`
 vload8 = intrinsic(_load(8))
 vstore8 = intrinsic(_store(8))
 vsplat8 = intrinsic(_splat(8))
+vload4 = intrinsic(_load(4))
+vstore4 = intrinsic(_store(4))
+vkeep4, vkeep8, vkeep16 = intrinsic(_keep(4)), intrinsic(_keep(8)), intrinsic(_keep(16))
+nload = intrinsic(_load(VL))  # ary[offset : offset + VL]
+nstore = intrinsic(_store(VL))
+nsplat = intrinsic(_splat(VL))
+nkeep = intrinsic(_keep(VL))  # v with lanes n, n+1, ... set to 0
+nstore_first = intrinsic(_store_first(VL))  # ary[offset : offset + n] = v[:n] (a masked store)
 
 
 @intrinsic
 def vfma(typingctx, acc, w, x):
-    """acc + w * x, lane by lane (contracted to an FMA)."""
+    """acc + w * x, lane by lane: one fused multiply-add (llvm.fma, never split or reordered)."""
     def codegen(context, builder, sig, args):
-        return builder.fadd(args[0], builder.fmul(args[1], args[2], flags=_FAST), flags=_FAST)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(args[0].type, [args[0].type] * 3),
+                                            f"llvm.fma.v{sig.args[0].lanes}f{sig.args[0].dtype.bitwidth}")
+        return builder.call(fn, [args[1], args[2], args[0]])
     return acc(acc, w, x), codegen
 
 
@@ -97,7 +168,7 @@ def vfma(typingctx, acc, w, x):
 def vadd(typingctx, a, b):
     """a + b, lane by lane."""
     def codegen(context, builder, sig, args):
-        return builder.fadd(args[0], args[1], flags=_FAST)
+        return builder.fadd(args[0], args[1], flags=_EXACT)
     return a(a, b), codegen
 
 
@@ -105,7 +176,7 @@ def vadd(typingctx, a, b):
 def vmul(typingctx, a, b):
     """a * b, lane by lane."""
     def codegen(context, builder, sig, args):
-        return builder.fmul(args[0], args[1], flags=_FAST)
+        return builder.fmul(args[0], args[1], flags=_EXACT)
     return a(a, b), codegen
 
 
@@ -119,6 +190,6 @@ def vsum(typingctx, v):
             width //= 2
             hi = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(ir.IntType(32), lanes),
                                                           [width + (i % width) for i in range(lanes)]))
-            x = builder.fadd(x, hi, flags=_FAST)
+            x = builder.fadd(x, hi, flags=_EXACT)
         return builder.extract_element(x, ir.Constant(ir.IntType(32), 0))
     return v.dtype(v), codegen

@@ -13,9 +13,9 @@ def apply_update(W, w_off, b_off, n_w, n_b, grad, gb, lr, gout, rotate):
 
     Write scheduling: the sweep starts at fraction `rotate` of the block (worker k of P uses
     k/P), so workers updating the same layer at the same moment write different cache lines.
-    With a non-empty `gout` (float64 check path) the gradient is stored there instead.
+    With a `gout` array (float64 check path; None otherwise) the gradient is stored there instead.
     """
-    if gout.size > 0:
+    if gout is not None:
         for i in range(n_w):
             gout[U(w_off + i)] = grad[U(i)]
         for i in range(n_b):
