@@ -40,7 +40,8 @@ class MemoryEstimate:
 
     def describe(self) -> str:
         per = (f"weights {format_bytes(self.weights_bytes)}, {self.threads:,} worker(s) x "
-               f"{format_bytes(self.workspace_bytes)} of network instance and stack, data {format_bytes(self.data_bytes)}")
+               f"{format_bytes(self.workspace_bytes)} of network instance and stack, "
+               f"data {format_bytes(self.data_bytes)}")
         if self.processes > 1:
             return f"{self.processes} processes x ({per})"
         return per
