@@ -43,12 +43,14 @@ def _check(layout: Layout, weights: np.ndarray, ws: Workspace) -> None:
         raise ValueError(f"weights have shape {weights.shape}, layout needs ({layout.n_weights_padded},)")
 
 
-def train_images(layout: Layout, weights, ws: Workspace, images, labels, lo: int, hi: int, lr: float) -> tuple[int, float]:
+def train_images(
+    layout: Layout, weights, ws: Workspace, images, labels, lo: int, hi: int, lr: float
+) -> tuple[int, float]:
     """Per-image SGD over images[lo:hi], updating `weights` in place. Returns (errors, loss sum)."""
     _check(layout, weights, ws)
     rows = _rows(layout, images, weights.dtype)
-    e, loss = _net.train_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.gout, ws.bucket,
-                                layout.conn, rows, _labels(layout, labels, rows, lo, hi), lo, hi,
+    e, loss = _net.train_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.gout,
+                                ws.bucket, layout.conn, rows, _labels(layout, labels, rows, lo, hi), lo, hi,
                                 weights.dtype.type(lr), layout.activation, weights.dtype == np.float64, ws.rotate)
     return int(e), float(loss)
 

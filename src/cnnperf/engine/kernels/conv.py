@@ -62,7 +62,8 @@ def gemm_bias_nt(W, w_off, b_off, M, F, col, c_off, P, out, o_off):
                 s31 += a3 * b1
                 s32 += a3 * b2
                 s33 += a3 * b3
-            r0, r1, r2, r3 = o_off + m0 * P + p0, o_off + (m0 + 1) * P + p0, o_off + (m0 + 2) * P + p0, o_off + (m0 + 3) * P + p0
+            r0, r1 = o_off + m0 * P + p0, o_off + (m0 + 1) * P + p0
+            r2, r3 = o_off + (m0 + 2) * P + p0, o_off + (m0 + 3) * P + p0
             bb0, bb1, bb2, bb3 = W[U(b_off + m0)], W[U(b_off + m0 + 1)], W[U(b_off + m0 + 2)], W[U(b_off + m0 + 3)]
             out[U(r0)], out[U(r0 + 1)], out[U(r0 + 2)], out[U(r0 + 3)] = bb0 + s00, bb0 + s01, bb0 + s02, bb0 + s03
             out[U(r1)], out[U(r1 + 1)], out[U(r1 + 2)], out[U(r1 + 3)] = bb1 + s10, bb1 + s11, bb1 + s12, bb1 + s13

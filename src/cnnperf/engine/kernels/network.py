@@ -53,14 +53,15 @@ from cnnperf.engine.layout import (
 @inline_kernel
 def conv_forward_layer(i, desc, W, act, col, dcol, conn):
     """Convolution i before its activation: direct (first layer), table, or im2col + GEMM."""
-    M, O, C, H, K, F = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
+    M, O, C = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS]
+    H, K, F = desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
     a_in, a_out, c_off = desc[i, A_IN], desc[i, A_OFF], desc[i, COL_OFF]
     if desc[i, DIRECT]:
         conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, col, c_off, act, a_out)
     elif desc[i, TABLE]:
         im2col_t(act, a_in, C, H, K, col, c_off)
-        table_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, C, K, O, conn, desc[i, CONN_OFF], desc[i, N_CONN], col, c_off,
-                      dcol, 0, act, a_out)
+        table_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, C, K, O, conn, desc[i, CONN_OFF], desc[i, N_CONN],
+                      col, c_off, dcol, 0, act, a_out)
     else:
         im2col(act, a_in, C, H, K, col, c_off)
         gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, c_off, O * O, act, a_out)
@@ -78,7 +79,7 @@ def forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact):
         maxpool_forward(act, a_in, M, H, K, act, a_out, arg, desc[i, ARG_OFF])
     elif k == KIND_AVGPOOL:
         avgpool_forward(act, a_in, M, H, K, act, a_out)
-    elif k == KIND_FULL or k == KIND_OUTPUT:
+    elif k == KIND_FULL or k == KIND_OUTPUT:  # noqa: SIM109 (Numba kernels compare scalars)
         full_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, desc[i, FAN_IN], act, a_in, act, a_out)
         if k == KIND_FULL:
             activate(act, a_out, a_out + M, act_kind, exact)
@@ -87,7 +88,8 @@ def forward_layer(i, desc, W, act, arg, col, dcol, conn, act_kind, exact):
 @inline_kernel
 def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, conn, act_kind, gb):
     """Gradient of convolution i into `grad` and, except for layer 1, its input delta."""
-    M, O, C, H, K, F = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
+    M, O, C = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS]
+    H, K, F = desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
     a_in, a_out, w_off, c_off = desc[i, A_IN], desc[i, A_OFF], desc[i, W_OFF], desc[i, COL_OFF]
     need_dx = i > 1
     P = O * O
@@ -109,8 +111,8 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, co
             wide_delta_dense(M, O, H, delta, a_out, col, c_off)
             conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
         elif desc[i, TABLE]:
-            table_backward_dense(W, w_off, M, C, H, K, conn, desc[i, CONN_OFF], desc[i, N_CONN], delta, a_out, col, c_off,
-                                 grad, gb, dcol, delta, a_in, need_dx)
+            table_backward_dense(W, w_off, M, C, H, K, conn, desc[i, CONN_OFF], desc[i, N_CONN], delta, a_out,
+                                 col, c_off, grad, gb, dcol, delta, a_in, need_dx)
         else:
             conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx)
     if need_dx and not desc[i, DIRECT] and not desc[i, TABLE]:
@@ -125,10 +127,11 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, gout, bucket, c
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
     a_in, a_out, w_off, b_off = desc[i, A_IN], desc[i, A_OFF], desc[i, W_OFF], desc[i, B_OFF]
     need_dx = i > 1
-    if k == KIND_FULL or k == KIND_OUTPUT:
+    if k == KIND_FULL or k == KIND_OUTPUT:  # noqa: SIM109 (Numba kernels compare scalars)
         if k == KIND_FULL:
             scale_by_derivative(delta, act, a_out, a_out + M, act_kind)
-        full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr, gout, rotate)
+        full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr,
+                      gout, rotate)
     elif k == KIND_MAXPOOL:
         if need_dx and desc[i - 1, KIND] != KIND_CONV:
             maxpool_backward(delta, a_out, M, O, arg, desc[i, ARG_OFF], H, delta, a_in)

@@ -19,7 +19,8 @@ from cnnperf.engine.kernels.network import backward_layer, forward_layer, load_i
 @intrinsic
 def _cycles(typingctx):
     def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(64), []), "llvm.readcyclecounter")
+        fnty = ir.FunctionType(ir.IntType(64), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.readcyclecounter")
         return builder.call(fn, [])
     return types.uint64(), codegen
 
