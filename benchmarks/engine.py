@@ -56,7 +56,8 @@ def nominal_peak_gflops() -> tuple[float, str]:
         pass
     lanes = 16 if " avx512f" in flags else 8 if " avx2" in flags else 4
     per_core = clock_mhz / 1e3 * 2 * lanes * 2
-    return per_core, f"{clock_mhz / 1e3:.2f} GHz x 2 FMA pipes x {lanes} fp32 lanes x 2 flops = {per_core:.0f} GFLOP/s per core"
+    how = f"{clock_mhz / 1e3:.2f} GHz x 2 FMA pipes x {lanes} fp32 lanes x 2 flops"
+    return per_core, f"{how} = {per_core:.0f} GFLOP/s per core"
 
 
 def gemm_gflops(repeat: int = 200) -> float:
@@ -104,6 +105,7 @@ def time_ours(spec, x, y, repeat: int) -> tuple[float, float]:
 
 def time_torch(spec, x, y, repeat: int) -> tuple[float, float]:
     import torch
+
     from torch_net import build_torch_net
     torch.set_num_threads(1)
     net = build_torch_net(spec)
@@ -150,8 +152,9 @@ def compile_times() -> tuple[float, float]:
     """Seconds to import the engine and run every kernel once: fresh cache dir, then the same again."""
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        cold = float(subprocess.run([sys.executable, "-c", COMPILE], env=env, capture_output=True, text=True, check=True).stdout)
-        warm = float(subprocess.run([sys.executable, "-c", COMPILE], env=env, capture_output=True, text=True, check=True).stdout)
+        cmd = [sys.executable, "-c", COMPILE]
+        cold = float(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
+        warm = float(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
     return cold, warm
 
 
@@ -185,7 +188,8 @@ def sparse_vs_dense(rounds: int, n_images: int = 200) -> None:
             per_image[name].append((time.perf_counter() - t0) / n_images)
     base = np.array(per_image["medium"]) / runs["medium"][4]
     print(f"\nsparse layers (issue 11), {rounds} interleaved rounds of {n_images} {source} images, train step:")
-    head = f"{'net':11s} {'notation':44s} {'MACs/img':>10s} {'us/img':>8s} {'ps/MAC':>7s} {'vs medium/MAC':>14s} {'spread':>13s}"
+    head = (f"{'net':11s} {'notation':44s} {'MACs/img':>10s} {'us/img':>8s} {'ps/MAC':>7s} "
+            f"{'vs medium/MAC':>14s} {'spread':>13s}")
     print(head)
     print("-" * len(head))
     for name in names:
@@ -193,7 +197,8 @@ def sparse_vs_dense(rounds: int, n_images: int = 200) -> None:
         t = np.array(per_image[name])
         ratio = (t / macs) / base
         verdict = "" if name == "medium" else (" ok" if np.median(ratio) <= 1.3 else " MISSED (target 1.3x)")
-        print(f"{name:11s} {spec.notation():44s} {macs:>10,} {np.median(t) * 1e6:8.1f} {np.median(t / macs) * 1e12:7.1f} "
+        print(f"{name:11s} {spec.notation():44s} {macs:>10,} {np.median(t) * 1e6:8.1f} "
+              f"{np.median(t / macs) * 1e12:7.1f} "
               f"{np.median(ratio):13.3f}x {ratio.min():6.3f}-{ratio.max():.3f}{verdict}")
     print("MACs: multiply-adds the layers need (connected maps, arg-max pixels under max pooling), "
           "cnnperf.engine.paths useful_macs_*; ratio per round, spread = min-max over rounds")

@@ -106,15 +106,18 @@ def main() -> None:
     ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
     threads = [int(t) for t in args.threads.split(",")]
-    print(f"CHAOS training phase, {os.cpu_count()} logical CPUs; medians of {args.repeat}; torch = mnist_hogwild pattern")
-    print(f"{'net':7s} {'P':>3s} {'img/s':>9s} {'speed-up':>8s} {'effic.':>7s} {'torch img/s':>11s} {'ours/torch':>10s}")
+    print(f"CHAOS training phase, {os.cpu_count()} logical CPUs; medians of {args.repeat}; "
+          "torch = mnist_hogwild pattern")
+    print(f"{'net':7s} {'P':>3s} {'img/s':>9s} {'speed-up':>8s} {'effic.':>7s} {'torch img/s':>11s} "
+          f"{'ours/torch':>10s}")
     for net in args.nets.split(","):
         images, labels = load_images(IMAGES[net])
         base = None
         for p in threads:
             rate = ours(net, p, images, labels, args.repeat)
             base = base or rate
-            t = None if args.no_torch else torch_hogwild(net, p, images[:TORCH_IMAGES[net]], labels[:TORCH_IMAGES[net]], args.repeat)
+            n_torch = TORCH_IMAGES[net]
+            t = None if args.no_torch else torch_hogwild(net, p, images[:n_torch], labels[:n_torch], args.repeat)
             tcol = f"{t:11.0f} {rate / t:9.1f}x" if t else f"{'-':>11s} {'-':>10s}"
             print(f"{net:7s} {p:3d} {rate:9.0f} {rate / base:7.2f}x {rate / base / p:6.0%} {tcol}", flush=True)
 

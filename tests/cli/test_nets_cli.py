@@ -9,7 +9,8 @@ from cnnperf.cli import main
 
 
 def run_cli(*argv):
-    return subprocess.run([sys.executable, "-m", "cnnperf", *argv], check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "cnnperf", *argv], check=False, capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_nets_show_medium(capsys):
@@ -87,7 +88,8 @@ def test_nets_show_prints_connection_type_and_fan_in(capsys):
 def test_bad_connection_table_is_one_line_exit_2(tmp_path, body):
     path = tmp_path / "bad.toml"
     path.write_text("[[layers]]\ntype = 'input'\nsize = 8\n\n[[layers]]\ntype = 'conv'\nmaps = 3\nkernel = 3\n\n"
-                    f"[[layers]]\ntype = 'conv'\nmaps = 2\nkernel = 3\n{body}\n\n[[layers]]\ntype = 'output'\nneurons = 2\n")
+                    f"[[layers]]\ntype = 'conv'\nmaps = 2\nkernel = 3\n{body}\n\n"
+                    "[[layers]]\ntype = 'output'\nneurons = 2\n")
     res = run_cli("nets", "show", str(path))
     assert res.returncode == 2 and res.stdout == ""
     lines = res.stderr.strip().splitlines()

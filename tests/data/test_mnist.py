@@ -51,7 +51,8 @@ def test_subsets_are_the_first_n(make_mnist, tmp_path):
     d = make_mnist(tmp_path / "m", 50, 20)
     full, sub = mnist.load_mnist(d), mnist.load_mnist(d, 7, 3)
     assert sub.train_images.shape == (7, 29, 29) and len(sub.test_labels) == 3
-    assert np.array_equal(sub.train_images, full.train_images[:7]) and np.array_equal(sub.test_labels, full.test_labels[:3])
+    assert np.array_equal(sub.train_images, full.train_images[:7])
+    assert np.array_equal(sub.test_labels, full.test_labels[:3])
     with pytest.raises(CnnperfError, match="asked for 51 training images"):
         mnist.load_mnist(d, 51)
 

@@ -45,8 +45,8 @@ TABLES = {
     "table-layer1-dense": table_net(AvgPool, True),
     "table-deep-pooled": table_net(MaxPool, False),
     "table-deep-dense": table_net(AvgPool, False),
-    "table-unread-input": NetworkSpec("unread", (Input(1, 9), Conv(3, 2), Conv(4, 3, "table", table=((0,), (0, 1), (1,), (0, 1))),
-                                                 MaxPool(2), Output(3))),
+    "table-unread-input": NetworkSpec("unread", (
+        Input(1, 9), Conv(3, 2), Conv(4, 3, "table", table=((0,), (0, 1), (1,), (0, 1))), MaxPool(2), Output(3))),
 }
 
 
@@ -60,7 +60,8 @@ def fd_check(spec: NetworkSpec, indices=None, seed=0, h=1e-5):
     loss, grad = engine.loss_and_gradient(layout, w, x, label)
     assert loss == pytest.approx(engine.loss_only(layout, w, x, label), rel=1e-12)
     if indices is None:
-        indices = [j for i in engine.weighted_layers(layout) for sl in layout.weight_slices(i) for j in range(sl.start, sl.stop)]
+        slices = [sl for i in engine.weighted_layers(layout) for sl in layout.weight_slices(i)]
+        indices = [j for sl in slices for j in range(sl.start, sl.stop)]
     worst = 0.0
     for j in indices:
         wp, wm = w.copy(), w.copy()
@@ -140,6 +141,7 @@ def test_presets_full_gradient(net, per_layer):
         indices = []
         for i in engine.weighted_layers(layout):
             ws, bs = layout.weight_slices(i)
-            indices += list(rng.choice(np.arange(ws.start, ws.stop), per_layer, replace=False)) + [bs.start, bs.stop - 1]
+            drawn = rng.choice(np.arange(ws.start, ws.stop), per_layer, replace=False)
+            indices += list(drawn) + [bs.start, bs.stop - 1]
     worst, _ = fd_check(spec, indices)
     assert worst < 1e-5, f"{net}: max relative FD error {worst:.2e}"

@@ -12,7 +12,7 @@ from cnnperf.networks import load_toml, parse_notation, preset
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed (CI installs torch==2.13.0 for this oracle test)")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from torch_net import build_torch_net
+from torch_net import build_torch_net  # noqa: E402 (benchmarks/ holds the shared torch twin)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lenet5-c3.toml"
 

@@ -97,7 +97,8 @@ def test_notation_round_trip_with_random_fan_in_and_average_pooling():
 @pytest.mark.parametrize("spec", [
     NetworkSpec("lenet", load_toml(EXAMPLE).layers, "tanh"),
     parse_notation("2x10x10-6C3-AP2-8C3r4-MP2-10N", name="r.x", seed=12),
-    NetworkSpec('q"uote', (Input(2, 5), Conv(3, 2, "table", table=((1,), (0, 1), (0,))), AvgPool(2), Output(2)), seed=3),
+    NetworkSpec('q"uote', (Input(2, 5), Conv(3, 2, "table", table=((1,), (0, 1), (0,))), AvgPool(2), Output(2)),
+                seed=3),
 ])
 def test_toml_round_trip_keeps_tables_seed_and_pooling(tmp_path, spec):
     path = tmp_path / "net.toml"

@@ -83,7 +83,8 @@ def test_bad_notation(text, message):
         ("layers = [", "malformed TOML"),
         ("name = 'x'", "non-empty \\[\\[layers\\]\\]"),
         ("[[layers]]\ntype='input'\nsize=29\n[[layers]]\ntype='dense'\nneurons=3", "unknown layer type 'dense'"),
-        ("[[layers]]\ntype='input'\nsize=29\n[[layers]]\ntype='conv'\nmaps=3\n[[layers]]\ntype='output'\nneurons=10", "missing key 'kernel'"),
+        ("[[layers]]\ntype='input'\nsize=29\n[[layers]]\ntype='conv'\nmaps=3\n[[layers]]\ntype='output'\n"
+         "neurons=10", "missing key 'kernel'"),
         ("[[layers]]\ntype='input'\nsize='29'\n[[layers]]\ntype='output'\nneurons=10", "size must be an integer"),
     ],
 )

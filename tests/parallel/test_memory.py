@@ -13,7 +13,8 @@ from cnnperf.parallel.trainer import TrainConfig, Trainer, _nbytes
 from .fake_engine import FakeEngine
 
 NETS = ["small", "medium", "large", "29x29-10N", "29x29-3C2-10N", "29x29-7C6-MP4-300N-100N-10N",
-        "3x29x29-8C4-9C3-MP3-10N", "29x29-100C4-20C3-MP3-50N-10N", "9x9-2C2-MP2-2N"]
+        "3x29x29-8C4-9C3-MP3-10N", "29x29-100C4-20C3-MP3-50N-10N", "9x9-2C2-MP2-2N",
+        "29x29-20C4-MP2-40C5r10-MP3-150N-10N", "29x29-20C4-AP2-40C5-AP3-150N-10N"]
 
 
 @pytest.mark.parametrize("net", NETS)

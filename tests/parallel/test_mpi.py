@@ -19,8 +19,8 @@ def _mpiexec_or_skip():
         exe = find_mpiexec()
     except CnnperfError as exc:
         pytest.skip(f"mpiexec cannot start: {exc}")
-    probe = subprocess.run([exe, "-n", "1", sys.executable, "-c", "import mpi4py.MPI"], check=False, capture_output=True,
-                           text=True, timeout=120, env=mpi_env())
+    probe = subprocess.run([exe, "-n", "1", sys.executable, "-c", "import mpi4py.MPI"], check=False,
+                           capture_output=True, text=True, timeout=120, env=mpi_env())
     if probe.returncode != 0:
         pytest.skip(f"mpiexec cannot start here: {probe.stderr.strip().splitlines()[-1:]} (install cnnperf[mpi])")
     return exe, mpi_env()

@@ -97,7 +97,8 @@ def test_stop_event_drops_unfinished_epoch():
         if epoch == 2 and phase == "validation":
             stop.set()
 
-    result, _ = train(preset("small"), dataset(), TrainConfig(epochs=5), progress=progress, stop=stop, engine=FakeEngine())
+    result, _ = train(preset("small"), dataset(), TrainConfig(epochs=5), progress=progress, stop=stop,
+                      engine=FakeEngine())
     assert result.stopped == "interrupted"
     assert [e.epoch for e in result.epochs] == [1]
     assert ("test", 2) not in calls

@@ -23,8 +23,8 @@ def cli(*argv, env=None, umask=None, timeout=300):
     base = {k: v for k, v in os.environ.items() if k not in ("CNNPERF_DATA", "CNNPERF_MNIST_MIRRORS")}
     full = {**base, "CNNPERF_MNIST_MIRRORS": "http://127.0.0.1:9/", **(env or {})}
     pre = (lambda: os.umask(umask)) if umask is not None else None
-    return subprocess.run([sys.executable, "-m", "cnnperf", *argv], check=False, capture_output=True, text=True, timeout=timeout,
-                          env=full, preexec_fn=pre)
+    return subprocess.run([sys.executable, "-m", "cnnperf", *argv], check=False, capture_output=True, text=True,
+                          timeout=timeout, env=full, preexec_fn=pre)
 
 
 def refused(r, code=2) -> str:
@@ -64,8 +64,8 @@ def test_atomic_rewrite_keeps_the_mode_of_an_existing_file(tmp_path):
 @pytest.mark.parametrize("mask", [0o022, 0o027])
 def test_train_outputs_honour_umask(tiny_mnist, tmp_path, mask):
     out, ck = tmp_path / "run.json", tmp_path / "ck.npz"
-    r = cli("train", "--data", str(tiny_mnist), "--threads", "1", "--quiet", "--json", str(out), "--checkpoint", str(ck),
-            umask=mask)
+    r = cli("train", "--data", str(tiny_mnist), "--threads", "1", "--quiet", "--json", str(out),
+            "--checkpoint", str(ck), umask=mask)
     assert r.returncode == 0, r.stderr
     for f in (out, ck):
         assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~mask

@@ -22,7 +22,8 @@ def register(sub) -> None:
                        description="Train NET on MNIST with per-image SGD. Every epoch runs a training phase, "
                                    "a forward-only validation phase over the same images and a test phase, each timed.")
     p.add_argument("--net", default="small", metavar="NET",
-                   help="preset (small, medium, large), TOML file or notation like 29x29-20C4-MP2-150N-10N (default: small)")
+                   help="preset (small, medium, large), TOML file or notation like 29x29-20C4-MP2-150N-10N "
+                        "(default: small)")
     p.add_argument("--epochs", type=positive_int, default=1, help="epochs (default: 1)")
     p.add_argument("--train-images", type=positive_int, default=None, metavar="N",
                    help="use the first N training images (default: all 60,000)")
@@ -30,15 +31,21 @@ def register(sub) -> None:
                    help="use the first N test images (default: all 10,000)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the weight initialisation (default: 0)")
     p.add_argument("--lr", type=positive_float, default=0.001, help="learning rate of epoch 1 (default: 0.001)")
-    p.add_argument("--lr-decay", type=unit_interval, default=0.993, help="learning-rate factor per epoch (default: 0.993)")
-    p.add_argument("--activation", default=None, help="override the network's activation (scaled_tanh, tanh, sigmoid, relu)")
+    p.add_argument("--lr-decay", type=unit_interval, default=0.993,
+                   help="learning-rate factor per epoch (default: 0.993)")
+    p.add_argument("--activation", default=None,
+                   help="override the network's activation (scaled_tanh, tanh, sigmoid, relu)")
     p.add_argument("--data", default=None, metavar="DIR",
-                   help="directory with the MNIST IDX files (default: $CNNPERF_DATA, then ~/.cache/cnnperf/mnist, else download)")
+                   help="directory with the MNIST IDX files (default: $CNNPERF_DATA, then ~/.cache/cnnperf/mnist, "
+                        "else download)")
     p.add_argument("--threads", type=positive_int, default=None, metavar="P",
-                   help="worker threads sharing one weight set (default: the cores this process may use; more is oversubscription)")
-    p.add_argument("--shuffle", action="store_true", help="seeded new training order every epoch (default: off, as the paper)")
+                   help="worker threads sharing one weight set (default: the cores this process may use; more is "
+                        "oversubscription)")
+    p.add_argument("--shuffle", action="store_true",
+                   help="seeded new training order every epoch (default: off, as the paper)")
     p.add_argument("--checkpoint", default=None, metavar="PATH", help="write a checkpoint atomically after every epoch")
-    p.add_argument("--resume", default=None, metavar="PATH", help="continue the run saved in checkpoint PATH (same epoch numbering and learning rate)")
+    p.add_argument("--resume", default=None, metavar="PATH",
+                   help="continue the run saved in checkpoint PATH (same epoch numbering and learning rate)")
     p.add_argument("--max-minutes", type=positive_float, default=None, metavar="M",
                    help="stop cleanly after the epoch that is running when M minutes have passed")
     p.add_argument("--sync-every", type=positive_int, default=None, metavar="K",

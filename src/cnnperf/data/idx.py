@@ -48,7 +48,8 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
         raise CnnperfError(f"{name} is truncated: {len(data)} bytes, not even an IDX header")
     zero, dtype, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or ndim == 0:
-        raise CnnperfError(f"{name} is not an IDX file (magic {data[:4].hex()}); expected 00000801 (labels) or 00000803 (images)")
+        raise CnnperfError(f"{name} is not an IDX file (magic {data[:4].hex()}); expected 00000801 (labels) or "
+                           "00000803 (images)")
     if dtype != UBYTE:
         raise CnnperfError(f"{name} has IDX data type 0x{dtype:02x}; only unsigned bytes (0x08) are supported")
     header = 4 + 4 * ndim

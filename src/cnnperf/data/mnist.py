@@ -149,7 +149,8 @@ def _check_creatable(target: Path) -> None:
 
 def _check_images(raw: np.ndarray, name: str) -> np.ndarray:
     if raw.ndim != 3 or raw.shape[1:] != (28, 28):
-        raise CnnperfError(f"{name}: expected images of 28x28 pixels, got shape {raw.shape}; is it an MNIST image file?")
+        raise CnnperfError(f"{name}: expected images of 28x28 pixels, got shape {raw.shape}; "
+                           "is it an MNIST image file?")
     return raw
 
 

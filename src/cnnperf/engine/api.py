@@ -52,7 +52,9 @@ def options(layout: Layout, weights: np.ndarray, gout: np.ndarray | None = None)
             True if weights.dtype == np.float64 else None, gout if gout is not None and gout.size else None)
 
 
-def train_images(layout: Layout, weights, ws: Workspace, images, labels, lo: int, hi: int, lr: float) -> tuple[int, float]:
+def train_images(
+    layout: Layout, weights, ws: Workspace, images, labels, lo: int, hi: int, lr: float
+) -> tuple[int, float]:
     """Per-image SGD over images[lo:hi], updating `weights` in place. Returns (errors, loss sum)."""
     _check(layout, weights, ws)
     rows = _rows(layout, images, weights.dtype)

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 DEFAULT_BYTES = {1: 32 << 10, 2: 512 << 10}  # where sysfs says nothing: the smallest of current x86-64 cores
 
 
-@lru_cache(maxsize=None)
+@cache
 def cache_bytes(level: int) -> int:
     """Bytes of CPU 0's data (or unified) cache of `level`; DEFAULT_BYTES where unknown."""
     base = Path("/sys/devices/system/cpu/cpu0/cache")

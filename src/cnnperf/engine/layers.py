@@ -1,7 +1,6 @@
 """Compatibility names: the per-layer kernels now live in `cnnperf.engine.kernels` by layer kind."""
 
 from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse
-from cnnperf.engine.kernels.gemm import gemm_bias_nt, im2col
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
     conv_grad_direct,
@@ -9,9 +8,10 @@ from cnnperf.engine.kernels.conv_direct import (
     wide_delta_sparse,
 )
 from cnnperf.engine.kernels.full import full_backward, full_forward
+from cnnperf.engine.kernels.gemm import gemm_bias_nt, im2col
 from cnnperf.engine.kernels.pool import maxpool_backward, maxpool_forward
 from cnnperf.engine.kernels.update import apply_update
 
-__all__ = ["apply_update", "col2im", "conv_backward_dense", "conv_backward_sparse", "conv_forward_direct", "conv_grad_direct",
-           "full_backward", "full_forward", "gemm_bias_nt", "im2col", "maxpool_backward", "maxpool_forward",
-           "wide_delta_dense", "wide_delta_sparse"]
+__all__ = ["apply_update", "col2im", "conv_backward_dense", "conv_backward_sparse", "conv_forward_direct",
+           "conv_grad_direct", "full_backward", "full_forward", "gemm_bias_nt", "im2col", "maxpool_backward",
+           "maxpool_forward", "wide_delta_dense", "wide_delta_sparse"]

@@ -69,7 +69,7 @@ def table_block(table: tuple[tuple[int, ...], ...], in_maps: int, kk: int) -> np
                            map_start]).astype(np.int64)
 
 
-def _conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
+def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
     """(floats kept in `col` from forward to backward, floats of `dcol` scratch, ints of `bucket`
     scratch) of conv layer i."""
     s, prev = shapes[i], shapes[i - 1]
@@ -105,7 +105,8 @@ def kernel_groups(desc: np.ndarray) -> frozenset:
         kind = int(desc[i, KIND])
         if kind == KIND_IDS["conv"]:
             out.add("table" if desc[i, TABLE] else "dense" if not desc[i, POOLED] else "")
-        elif kind == KIND_IDS["avgpool"] or (kind == KIND_IDS["maxpool"] and i > 1 and desc[i - 1, KIND] != KIND_IDS["conv"]):
+        elif kind == KIND_IDS["avgpool"] or (
+                kind == KIND_IDS["maxpool"] and i > 1 and desc[i - 1, KIND] != KIND_IDS["conv"]):
             out.add("extra")
     return frozenset(out - {""})
 
@@ -138,7 +139,7 @@ def build_layout(spec: NetworkSpec) -> Layout:
             path = conv_path(shapes, i)
             d[DIRECT], d[POOLED], d[TABLE] = path.direct, path.pooled, path.table
             d[COL_OFF] = col
-            kept, scratch, ints = _conv_buffers(shapes, i, path)
+            kept, scratch, ints = conv_buffers(shapes, i, path)
             col, dcol, bucket = col + kept, max(dcol, scratch), max(bucket, ints)
             d[CH_G], d[CH_D] = chunk_blocks(s.size * s.size, l1), chunk_blocks(s.maps, l1)
             if path.table:

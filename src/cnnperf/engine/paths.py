@@ -128,8 +128,8 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
     shape = (C, H, K, M, O, S, Q, F, n, s.weights, s.neurons)
     if path.direct:
         J = (O - 1) * H + O
-        return LayerPath(i, "conv", "conv_direct", f"conv_direct_{suffix}", False, False, *shape, M * KK * J, M * KK * J,
-                         0, useful_fwd, useful_bwd, s.weights, 0, 0, FLOAT_BYTES * M * J)
+        return LayerPath(i, "conv", "conv_direct", f"conv_direct_{suffix}", False, False, *shape,
+                         M * KK * J, M * KK * J, 0, useful_fwd, useful_bwd, s.weights, 0, 0, FLOAT_BYTES * M * J)
     if path.table:
         Pp = padded(P)
         if path.pooled:  # gradient: 16-lane windows of (K-1)*H + K inputs; input delta: kernel rows of 8-lane vectors

@@ -80,7 +80,8 @@ def layer_params(layout: Layout, weights: np.ndarray, index: int) -> tuple[np.nd
     ws, bs = layout.weight_slices(index)
     prev = layout.spec.shapes[index - 1]
     if s.kind == "conv":
-        shape = (s.connected, s.kernel, s.kernel) if layout.desc[index, TABLE] else (s.maps, prev.maps, s.kernel, s.kernel)
+        table = layout.desc[index, TABLE]
+        shape = (s.connected, s.kernel, s.kernel) if table else (s.maps, prev.maps, s.kernel, s.kernel)
     else:
         shape = (s.maps, s.fan_in)
     return weights[ws].reshape(shape), weights[bs]

@@ -27,7 +27,8 @@ def to_dict(m: MachineModel) -> dict:
     if m.fit == "networks":  # a recipe, not numbers: refitted on load
         return {"version": MODEL_VERSION, "kind": m.kind, "fit": m.fit, "source": m.source}
     c = m.contention
-    return {"version": MODEL_VERSION, "kind": m.kind, "lanes": m.lanes, "l2_bytes": m.l2_bytes, "activation": m.activation,
+    return {"version": MODEL_VERSION, "kind": m.kind, "lanes": m.lanes, "l2_bytes": m.l2_bytes,
+            "activation": m.activation,
             "source": m.source, "fitted_to": m.fitted_to, "spread": m.spread,
             "kernels": {k: _kernel_to_dict(v) for k, v in m.kernels.items()},
             "prep": _term_to_dict(m.prep), "eval_overhead": _term_to_dict(m.eval_overhead),

@@ -75,6 +75,13 @@ class CalibrationConfig:
                                           self.machine_model]).encode()).hexdigest()[:16]
 
 
+def single_thread(key: str) -> bool:
+    """A calibration task that times one thread: the machine's noise is read from these alone
+    (p workers, real runs at p > 1 and CPI regions carry their own spread: time slicing, sharing)."""
+    parts = key.split("/")
+    return not ("team" in parts or "cpi" in parts or ("run" in parts and parts[-1] != "1"))
+
+
 def _number(v, positive: bool = False) -> bool:
     ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     return ok and (v > 0 if positive else v >= 0)
@@ -162,7 +169,7 @@ def _finish(config: CalibrationConfig, out: Path, state: ResumableState, est, ma
             cpi_siblings: list[int]) -> HardwareProfile:
     """The profile from the measurements: CPI, every network, the machine model; saved at `out`."""
     if est is not None:
-        state.put("noise", _noise_dict(est.noise()))
+        state.put("noise", _noise_dict(est.noise(single_thread)))
     if state.get("cpi") is None:
         state.put("cpi", _cpi_step(est, cpi_siblings))
     cpi_step = state.get("cpi")

@@ -161,15 +161,18 @@ class Estimates(dict):
     def quiet_probe(self) -> float:
         return _quiet([s for _, s in self.probes])
 
-    def region_factors(self) -> tuple[np.ndarray, np.ndarray]:
-        """(seconds, slow-down factor) of every timed region in run order; factor = the region's
-        time over its task's quiet-mode estimate."""
-        rows = sorted((t, s, s / (self[k].value * self[k].per)) for k, bl in self.blocks.items() for t, s, _ in bl)
+    def region_factors(self, select: Callable[[str], bool] = lambda key: True) -> tuple[np.ndarray, np.ndarray]:
+        """(seconds, slow-down factor) of every timed region of the tasks `select` keeps, in run
+        order; factor = the region's time over its task's quiet-mode estimate."""
+        rows = sorted((t, s, s / (self[k].value * self[k].per)) for k, bl in self.blocks.items() if select(k)
+                      for t, s, _ in bl)
         return np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
 
-    def noise(self) -> Noise:
-        """The machine's noise during this run, as the profile stores it (`[noise]`)."""
-        d, f = self.region_factors()
+    def noise(self, select: Callable[[str], bool] = lambda key: True) -> Noise:
+        """The machine's noise during this run, as the profile stores it (`[noise]`), from the
+        regions of the tasks `select` keeps (e.g. the single-thread ones: the spread of time-sliced
+        team regions is theirs, not the machine's)."""
+        d, f = self.region_factors(select)
         quiet = float((d / f).sum())  # the regions' work in quiet-machine seconds
         windows = [w for w in NOISE_WINDOWS_S if w <= max(quiet / 4, NOISE_WINDOWS_S[0])]
         factors = tuple(tuple(float(v) for v in window_quantiles(d, f, w, NOISE_LEVELS)) for w in windows)

@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-
 from dataclasses import asdict
 
 from cnnperf.measure.protocol import Task
-from cnnperf.measure.robust import derive
 from cnnperf.measure.quantities import synthetic_images
+from cnnperf.measure.robust import derive
 from cnnperf.networks import NetworkSpec
 
 

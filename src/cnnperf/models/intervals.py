@@ -45,17 +45,18 @@ def check_level(level: float) -> float:
 
 def with_interval(pred: Prediction, predict: Callable[[HardwareProfile], Prediction], profile: HardwareProfile,
                   level: float | None = DEFAULT_LEVEL, networks=None, samples: int = SAMPLES,
-                  seed: int = SEED, model_error: tuple[float, int] | None = None) -> Prediction:
+                  seed: int = SEED, model_error: tuple[float, int] | None = None, runs: int = 1) -> Prediction:
     """`pred` with `seconds_low`, `seconds_high` at `level`; `predict(profile)` re-runs the same
     prediction on a profile (drawn ones); `networks`: the profile entries it reads;
-    `model_error`: (sigma of log(measured / predicted), runs) from `model_discrepancy`."""
+    `model_error`: (sigma of log(measured / predicted), runs) from `model_discrepancy`; `runs`: the
+    interval is for the median of this many runs (the machine's slow-down drawn for each)."""
     if level is None:
         return pred
     level = check_level(level)
     point = np.broadcast_to(pred.seconds, pred.shape).astype(float)
     low = high = None
     if profile.uncertain(networks) or profile.noise is not None or model_error:
-        low, high, note = _monte_carlo(point, predict, profile, level, networks, samples, seed, model_error)
+        low, high, note = _monte_carlo(point, predict, profile, level, networks, samples, seed, model_error, runs)
     if low is None or np.all(high - low <= 1e-12 * np.abs(point)):
         delta = published_delta(profile, pred.strategy, pred.net)
         if delta is None:
@@ -104,22 +105,38 @@ def entries_of(net, profile: HardwareProfile) -> list[str]:
 
 
 def _monte_carlo(point, predict, profile: HardwareProfile, level: float, networks, samples: int, seed: int,
-                 model_error: tuple[float, int] | None):
+                 model_error: tuple[float, int] | None, runs: int = 1):
     rng = np.random.default_rng(seed)
     draws = np.empty((samples, *point.shape))
     for k in range(samples):
         draws[k] = np.broadcast_to(predict(profile.sample(rng, networks)).seconds, point.shape)
     parts = [f"Monte Carlo over {samples} draws of the profile's measured values"]
     if profile.noise is not None:
-        draws *= profile.noise.factors_at(rng.random(samples), point)
+        factors = np.median([profile.noise.factors_at(rng.random(samples), point) for _ in range(max(runs, 1))],
+                            axis=0)
+        draws *= factors
         parts.append(f"x the machine's slow-down measured during calibration (regions up to "
-                     f"{profile.noise.region_drift:+.0%}) for a run of that length")
+                     f"{profile.noise.region_drift:+.0%}) for " + ("a run" if runs <= 1 else
+                                                                  f"the median of {runs} runs") + " of that length")
     if model_error:
         sigma, runs = model_error
-        draws *= np.exp(sigma * rng.standard_normal(samples)).reshape((samples,) + (1,) * point.ndim)
-        parts.append(f"x the strategy's model error on the calibration's {runs} real runs (sigma {sigma:.1%})")
+        upper = sigma * sigma_upper_factor(runs)
+        draws *= np.exp(upper * rng.standard_normal(samples)).reshape((samples,) + (1,) * point.ndim)
+        parts.append(f"x the strategy's model error on the calibration's {runs} real runs (sigma {sigma:.1%}, "
+                     f"{upper:.1%} at its 90 % upper confidence bound)")
     low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return low, high, f"{level:.0%} interval: " + " ".join(parts)
+
+
+def sigma_upper_factor(n: int, confidence: float = 0.90) -> float:
+    """sigma_upper / sigma for a standard deviation estimated from n errors of known mean 0: the
+    one-sided `confidence` bound sqrt(n / chi2_{1-confidence}(n)) (Wilson-Hilferty for the
+    chi-square quantile; 2.27 for n = 3, 1.5 for n = 10). A few runs cannot pin a spread."""
+    if n < 1:
+        return 1.0
+    z = -z_two_sided(2 * confidence - 1)  # the lower (1 - confidence) quantile of the standard normal
+    chi2 = n * (1 - 2 / (9 * n) + z * math.sqrt(2 / (9 * n))) ** 3
+    return math.sqrt(n / max(chi2, 1e-9))
 
 
 def machine_noise(profile: HardwareProfile, seconds) -> np.ndarray:

@@ -42,7 +42,8 @@ class Conv:
             try:
                 object.__setattr__(self, "table", tuple(tuple(r) for r in self.table))
             except TypeError:
-                raise CnnperfError("a connection table is a list of lists of input-map indices, one list per output map") from None
+                raise CnnperfError("a connection table is a list of lists of input-map indices, one list per "
+                                   "output map") from None
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,9 @@ class LayerShape:
         """Connected (output map, input map) pairs of a convolution (all pairs when full)."""
         if self.kind != "conv":
             return 0
-        return sum(len(r) for r in self.table) if self.table else self.maps * (self.fan_in // (self.kernel * self.kernel))
+        if self.table:
+            return sum(len(r) for r in self.table)
+        return self.maps * (self.fan_in // (self.kernel * self.kernel))
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,8 @@ def _conv_table(layer: Conv, i: int, in_maps: int, seed: int) -> tuple[tuple[int
     if layer.table and kind != "table":
         raise CnnperfError(f'layer {i}: a table needs connections = "table" (got {kind!r}); set it or remove the table')
     if layer.fan_in and kind != "random":
-        raise CnnperfError(f'layer {i}: fan_in is only for connections = "random" (got {kind!r}); set it or remove fan_in')
+        raise CnnperfError(f'layer {i}: fan_in is only for connections = "random" (got {kind!r}); '
+                           "set it or remove fan_in")
     if kind == "full":
         return ()
     if kind == "random":
@@ -192,7 +196,8 @@ def _conv_table(layer: Conv, i: int, in_maps: int, seed: int) -> tuple[tuple[int
 def _conv_shape(layer: Conv, i: int, maps: int, size: int, seed: int) -> LayerShape:
     m, k = _positive(layer.maps, "maps", i), _positive(layer.kernel, "kernel", i)
     if k > size:
-        raise CnnperfError(f"layer {i}: kernel {k}x{k} is larger than its {size}x{size} input map; use a kernel <= {size}")
+        raise CnnperfError(f"layer {i}: kernel {k}x{k} is larger than its {size}x{size} input map; "
+                           f"use a kernel <= {size}")
     table = _conv_table(layer, i, maps, seed)
     out = size - k + 1
     if table:
@@ -234,7 +239,8 @@ def infer_shapes(layers: tuple[Layer, ...], seed: int = 0) -> tuple[LayerShape, 
             if flat:
                 raise CnnperfError(f"layer {i}: {what} pooling after a fully connected layer is not supported")
             if size % s:
-                raise CnnperfError(f"layer {i}: pooling size {s} does not divide the {size}x{size} map; use a divisor of {size}")
+                raise CnnperfError(f"layer {i}: pooling size {s} does not divide the {size}x{size} map; "
+                                   f"use a divisor of {size}")
             size //= s
             shapes.append(LayerShape(i, layer.kind, maps, size, maps * size * size, 0, s, s * s))
         elif isinstance(layer, (Full, Output)):

@@ -84,7 +84,8 @@ def count_ops(spec: NetworkSpec, executed: bool = False) -> OpCounts:
             layers.append(LayerOps(i, s.kind, s.neurons * s.kernel * s.kernel, s.neurons * s.kernel * s.kernel))
             continue
         positions = s.size * s.size if s.kind == "conv" else 1
-        per_position = s.weights - s.maps  # multiply-adds per output position: connected maps x k x k (full: maps x fan_in)
+        # multiply-adds per output position: connected maps x k x k (full: maps x fan_in)
+        per_position = s.weights - s.maps
         macs = positions * per_position
         fprop = macs + s.neurons + s.neurons  # multiply-adds, bias adds, activations (softmax)
         back_positions = positions

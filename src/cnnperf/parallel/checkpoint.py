@@ -97,7 +97,8 @@ def _meta_problem(meta) -> str | None:
     if not isinstance(meta, dict):
         return f"its metadata is a {type(meta).__name__}, not an object"
     if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-        return f"it is not a {FORMAT} of version {FORMAT_VERSION} (format {meta.get('format')!r}, version {meta.get('version')!r})"
+        return (f"it is not a {FORMAT} of version {FORMAT_VERSION} (format {meta.get('format')!r}, "
+                f"version {meta.get('version')!r})")
     for key, ok, what in (("notation", lambda v: isinstance(v, str) and v, "a network notation"),
                           ("activation", lambda v: isinstance(v, str) and v, "an activation name"),
                           ("epochs_done", lambda v: _is_int(v, 0), "an integer >= 0"),

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnperf.engine.layout import conv_buffers
+from cnnperf.engine.paths import conv_path
 from cnnperf.engine.store import GUARD_BYTES
 from cnnperf.errors import CnnperfError
 from cnnperf.networks import NetworkSpec
@@ -40,7 +42,8 @@ class MemoryEstimate:
 
     def describe(self) -> str:
         per = (f"weights {format_bytes(self.weights_bytes)}, {self.threads:,} worker(s) x "
-               f"{format_bytes(self.workspace_bytes)} of network instance and stack, data {format_bytes(self.data_bytes)}")
+               f"{format_bytes(self.workspace_bytes)} of network instance and stack, "
+               f"data {format_bytes(self.data_bytes)}")
         if self.processes > 1:
             return f"{self.processes} processes x ({per})"
         return per
@@ -67,16 +70,9 @@ def instance_bytes(spec: NetworkSpec) -> int:
     for i, s in enumerate(shapes):
         if s.weights:
             grad = max(grad, s.maps * s.fan_in + s.maps + 2 * PAD)
-        if s.kind == "conv":
-            prev = shapes[i - 1]
-            if i == 1 and prev.maps == 1:  # the direct first-layer convolution: its wide output rows
-                col += s.maps * ((s.size - 1) * prev.size + s.size) + PAD
-            else:  # im2col rows, kept from forward for backward, and their gradient
-                col += s.size * s.size * s.fan_in + PAD
-                dcol = max(dcol, s.size * s.size * s.fan_in)
-            nxt = shapes[i + 1]
-            if nxt.kind == "maxpool":
-                bucket = max(bucket, (s.maps + 1) * nxt.kernel * nxt.kernel + s.size * s.size)
+        if s.kind == "conv":  # the engine's own sizes (pure Python integers): im2col rows, scratch, buckets
+            kept, scratch, ints = conv_buffers(shapes, i, conv_path(shapes, i))
+            col, dcol, bucket = col + kept, max(dcol, scratch), max(bucket, ints)
     floats = 2 * act + col + dcol + PAD + grad
     ints = arg + bucket + 2 * PAD
     return F32 * floats + I64 * ints + BUFFERS * BUFFER_BYTES

@@ -111,7 +111,8 @@ def config_from_checkpoint(ckpt: Checkpoint, spec: NetworkSpec, epochs: int, thr
         raise CnnperfError(f"checkpoint is for network {ckpt.notation} ({ckpt.activation}), not {spec.notation()} "
                            f"({spec.activation}); pass the same --net as the run that wrote it")
     if ckpt.epochs_done >= epochs:
-        raise CnnperfError(f"checkpoint has {ckpt.epochs_done} epochs done already; ask for --epochs > {ckpt.epochs_done}")
+        raise CnnperfError(f"checkpoint has {ckpt.epochs_done} epochs done already; "
+                           f"ask for --epochs > {ckpt.epochs_done}")
     c = ckpt.run["config"]
     return TrainConfig(epochs=epochs, lr=c["lr"], lr_decay=c["lr_decay"], seed=c["seed"], threads=threads,
                        shuffle=c["shuffle"])

@@ -78,7 +78,8 @@ class TrainRequest:
         _check(_is_number(self.lr) and self.lr > 0, f"lr must be a positive finite number, got {self.lr!r}")
         _check(self.lr <= FLOAT32_MAX, f"learning rate {self.lr:g} is beyond the float32 range of the weights "
                                        f"({FLOAT32_MAX:.3g}); use a smaller --lr")
-        _check(_is_number(self.lr_decay) and 0 < self.lr_decay <= 1, f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
+        _check(_is_number(self.lr_decay) and 0 < self.lr_decay <= 1,
+               f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         _check(self.max_minutes is None or (_is_number(self.max_minutes) and self.max_minutes > 0),
                f"max_minutes must be a positive number or None, got {self.max_minutes!r}")
         _check(isinstance(self.divergence, DivergenceRule), "divergence must be a DivergenceRule")

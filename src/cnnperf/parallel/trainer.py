@@ -168,11 +168,14 @@ class Trainer:
         """NaN/inf detection: a non-finite loss or weight raises DivergenceError naming the layer."""
         if phase == "train" or not np.isfinite(result.loss_sum):
             for s in self.spec.shapes:
-                if s.weights and not all(np.isfinite(a).all() for a in self.engine.layer_params(self.layout, self.weights, s.index)):
-                    raise DivergenceError(f"training diverged in epoch {epoch}, {phase} phase: non-finite weights in layer {s.index} ({s.kind})")
+                params = self.engine.layer_params(self.layout, self.weights, s.index) if s.weights else ()
+                if not all(np.isfinite(a).all() for a in params):
+                    raise DivergenceError(f"training diverged in epoch {epoch}, {phase} phase: non-finite weights in "
+                                          f"layer {s.index} ({s.kind})")
         if not np.isfinite(result.loss_sum):
             out = self.spec.shapes[-1]
-            raise DivergenceError(f"training diverged in epoch {epoch}, {phase} phase: non-finite loss at layer {out.index} (output)")
+            raise DivergenceError(f"training diverged in epoch {epoch}, {phase} phase: non-finite loss at layer "
+                                  f"{out.index} (output)")
 
 
 def _nbytes(obj) -> int:

@@ -122,13 +122,15 @@ def _fit(profile: HardwareProfile, net: str, ps, m, noise, fit_mask, config: Swe
 
 
 def _predict(strategy, spec, profile: HardwareProfile, ps, config: SweepConfig, level: float | None):
-    """(seconds, low, high) of `strategy` at thread counts ps; low, high None without an interval."""
+    """(seconds, low, high) of `strategy` at thread counts ps; low, high None without an interval.
+    The interval is for what validate compares: the median of `config.repeat` runs."""
     from cnnperf.models.intervals import entries_of, model_discrepancy, with_interval
 
     i, it, ep = config.images, config.test_images, config.epochs
     pred = strategy.predict(spec, profile, ps, i, it, ep)
     pred = with_interval(pred, lambda h: strategy.predict(spec, h, ps, i, it, ep), profile, level,
-                         entries_of(spec, profile), model_error=model_discrepancy(strategy, spec, profile))
+                         entries_of(spec, profile), model_error=model_discrepancy(strategy, spec, profile),
+                         runs=config.repeat)
     seconds = np.broadcast_to(pred.seconds, ps.shape).astype(float)
     if pred.seconds_low is None:
         return seconds, None, None

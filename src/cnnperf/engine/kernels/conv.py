@@ -74,7 +74,8 @@ def _make_segment_sums(nvec):
                                   rows[U(r0 + e + 3)] + f0)
                     s, t = nsplat(x, d[U(d0 + e)]), nsplat(x, d[U(d0 + e + 1)])
                     u, v = nsplat(x, d[U(d0 + e + 2)]), nsplat(x, d[U(d0 + e + 3)])
-                    a0, b0, a2, b2 = vfma(a0, s, nload(x, i)), vfma(b0, t, nload(x, j)), vfma(a2, u, nload(x, k)), vfma(b2, v, nload(x, l))
+                    a0, b0 = vfma(a0, s, nload(x, i)), vfma(b0, t, nload(x, j))
+                    a2, b2 = vfma(a2, u, nload(x, k)), vfma(b2, v, nload(x, l))
                     if nvec > 1:
                         a1, b1 = vfma(a1, s, nload(x, i + VL)), vfma(b1, t, nload(x, j + VL))
                         a3, b3 = vfma(a3, u, nload(x, k + VL)), vfma(b3, v, nload(x, l + VL))

@@ -121,7 +121,8 @@ def col2im_t(dcol, s_off, C, H, K, dx, dx_off):
 
 
 @kernel
-def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_off, grad, gb, scratch, dx, dx_off, need_dx):
+def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_off, grad, gb, scratch, dx, dx_off,
+                         need_dx):
     """Gradient (weights at grad[j*K*K + t], biases at grad[gb + m]) and, with need_dx, the input delta."""
     KK, O = K * K, H - K + 1
     P = O * O

@@ -51,13 +51,13 @@ def row_stride(F):
 @kernel
 def im2col(x, x_off, C, H, K, col, c_off):
     """col[p*Fs + f] = x[c, oy+ky, ox+kx] with p = oy*O + ox, f = c*K*K + ky*K + kx (Fs = row_stride(F));
-    zeros in [F, Fp). One copy of 4, 8 or 16 floats per kernel row (the narrowest that holds K;
+    zeros in [F, padded_f(F)). One copy of 4, 8 or 16 floats per kernel row (the narrowest that holds K;
     16-float copies side by side when K > 16): the lanes past a row are overwritten by the next
     one, the last one's by the padding (written after it, in order)."""
     O = H - K + 1
     KK = K * K
     F = C * KK
-    Fp, Fs = padded_f(F), row_stride(F)
+    Fs = row_stride(F)
     zero = vsplat(col, 0.0)
     for oy in range(O):
         for ox in range(O):

@@ -56,7 +56,8 @@ from cnnperf.engine.layout import (
 @inline_kernel
 def conv_forward_layer(i, desc, W, act, col, dcol, conn):
     """Convolution i before its activation: direct (first layer), table, or im2col + GEMM."""
-    M, O, C, H, K, F = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
+    M, O, C = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS]
+    H, K, F = desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
     a_in, a_out, c_off = desc[i, A_IN], desc[i, A_OFF], desc[i, COL_OFF]
     if desc[i, DIRECT]:
         conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, col, c_off, act, a_out)
@@ -83,7 +84,7 @@ def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact)
     elif k == KIND_AVGPOOL:
         if extra is not None:
             avgpool_forward(act, a_in, M, H, K, act, a_out)
-    elif k == KIND_FULL or k == KIND_OUTPUT:
+    elif k == KIND_FULL or k == KIND_OUTPUT:  # noqa: SIM109 (Numba kernels compare scalars)
         full_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, desc[i, FAN_IN], act, a_in, act, a_out)
         if k == KIND_FULL:
             activate(act, a_out, a_out + M, act_kind, exact)
@@ -92,7 +93,8 @@ def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact)
 @inline_kernel
 def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense):
     """Gradient of convolution i into `grad` and, except for layer 1, its input delta."""
-    M, O, C, H, K, F = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS], desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
+    M, O, C = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS]
+    H, K, F = desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
     a_in, a_out, w_off, c_off = desc[i, A_IN], desc[i, A_OFF], desc[i, W_OFF], desc[i, COL_OFF]
     need_dx = i > 1
     P = O * O
@@ -104,9 +106,9 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
             conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
         elif desc[i, TABLE]:
             if conn is not None:
-                table_backward_pooled(W, w_off, M, C, H, K, nq, conn, desc[i, CONN_OFF], desc[i, N_CONN], act, a_out,
-                                      delta, p_off, arg, g_off, act_kind, act, a_in, grad, gb, dcol, bucket, delta, a_in,
-                                      need_dx)
+                table_backward_pooled(W, w_off, M, C, H, K, nq, conn, desc[i, CONN_OFF], desc[i, N_CONN], act,
+                                      a_out, delta, p_off, arg, g_off, act_kind, act, a_in, grad, gb, dcol, bucket,
+                                      delta, a_in, need_dx)
         else:
             conv_backward_sparse(W, w_off, M, F, O, desc[i + 1, KERNEL], nq, act, a_out, delta, p_off, arg, g_off,
                                  act_kind, col, c_off, grad, gb, dcol, need_dx, bucket, desc[i, CH_G], desc[i, CH_D])
@@ -137,16 +139,17 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
     a_in, a_out, w_off, b_off = desc[i, A_IN], desc[i, A_OFF], desc[i, W_OFF], desc[i, B_OFF]
     need_dx = i > 1
-    if k == KIND_FULL or k == KIND_OUTPUT:
+    if k == KIND_FULL or k == KIND_OUTPUT:  # noqa: SIM109 (Numba kernels compare scalars)
         if k == KIND_FULL:
             scale_by_derivative(delta, act, a_out, a_out + M, act_kind)
-        full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr, gout, rotate)
+        full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr,
+                      gout, rotate)
     elif k == KIND_MAXPOOL:
-        if need_dx and desc[i - 1, KIND] != KIND_CONV:
+        if need_dx and desc[i - 1, KIND] != KIND_CONV:  # noqa: SIM102 (`extra is None` alone is pruned by Numba)
             if extra is not None:
                 maxpool_backward(delta, a_out, M, O, arg, desc[i, ARG_OFF], H, delta, a_in)
     elif k == KIND_AVGPOOL:
-        if need_dx:
+        if need_dx:  # noqa: SIM102 (`extra is None` alone is pruned by Numba)
             if extra is not None:
                 avgpool_backward(delta, a_out, M, O, K, delta, a_in)
     elif k == KIND_CONV:

@@ -19,7 +19,8 @@ from cnnperf.engine.kernels.network import backward_layer, forward_layer, load_i
 @intrinsic
 def _cycles(typingctx):
     def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(64), []), "llvm.readcyclecounter")
+        fnty = ir.FunctionType(ir.IntType(64), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.readcyclecounter")
         return builder.call(fn, [])
     return types.uint64(), codegen
 
@@ -43,7 +44,8 @@ def counter_cost(n):
 def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind,
                           rotate, ticks, conn, dense, extra, exact, gout):
     """`train_images` (the same last arguments) with ticks[i, 0] += forward ticks of layer i,
-    ticks[i, 1] += backward (+ update) ticks. Returns (errors, loss sum, ticks from the first image's start to the last one's end)."""
+    ticks[i, 1] += backward (+ update) ticks. Returns (errors, loss sum, ticks from the first image's start to
+    the last one's end)."""
     L = desc.shape[0]
     errors, loss = 0, 0.0
     start = _cycles()

@@ -94,8 +94,8 @@ def _splat(lanes):
         def codegen(context, builder, sig, args):
             dt = sig.args[0].dtype
             vty = ir.VectorType(context.get_value_type(dt), lanes)
-            one = builder.insert_element(ir.Constant(vty, ir.Undefined), context.cast(builder, args[1], sig.args[1], dt),
-                                         ir.Constant(ir.IntType(32), 0))
+            x = context.cast(builder, args[1], sig.args[1], dt)
+            one = builder.insert_element(ir.Constant(vty, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
             return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
                                           ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
         return Vec(ary.dtype, lanes)(ary, x), codegen
