@@ -18,6 +18,8 @@ if hasattr(DefaultOptions, "_nrt"):
 kernel = njit(**_OPTIONS)
 inline_kernel = njit(**_OPTIONS, inline="always")
 
+# argument cast: a literal (0, -1), or a loop variable typed literal on inference's first pass, compiles a kernel again
+I = np.int64
 U = np.uint64  # index cast: unsigned indices skip Numba's negative-index wraparound, which blocks vectorisation
 ONE = np.float32(1.0)
 ZERO = np.float32(0.0)

@@ -19,7 +19,7 @@ taps of every kernel row with one native-vector add (lanes past the K taps add z
 from __future__ import annotations
 
 from cnnperf.engine.kernels.activations import derivative
-from cnnperf.engine.kernels.base import ZERO, U, inline_kernel, kernel
+from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, kernel
 from cnnperf.engine.kernels.gemm import padded_f, row_stride
 from cnnperf.engine.kernels.simd import (
     PAD,
@@ -142,7 +142,9 @@ def chunk_width(f0, Fp, ch):
 
 @inline_kernel
 def chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n, width):
-    """segment_sums over one chunk of `width` (16, 32, 64 or 128) columns."""
+    """segment_sums over one chunk of `width` (16, 32, 64 or 128) columns. The integers are cast to int64,
+    so every call site shares one specialisation of each kernel (Numba compiles one per argument types)."""
+    r0, d0, s0, R, n_seg, f0, o, stride, n = I(r0), I(d0), I(s0), I(R), I(n_seg), I(f0), I(o), I(stride), I(n)
     if MAX_BLOCKS >= 8 and width == 128:
         segment_sums_8(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
     elif MAX_BLOCKS >= 4 and width == 64:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnperf.engine.kernels.activations import activate, scale_by_derivative
-from cnnperf.engine.kernels.base import ZERO, U, inline_kernel, kernel
+from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, kernel
 from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
@@ -128,7 +128,7 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
             conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx, bucket,
                                 desc[i, CH_G], desc[i, CH_D])
             if need_dx:
-                col2im(dcol, C, H, K, delta, a_in, bucket, -1)
+                col2im(dcol, C, H, K, delta, a_in, bucket, I(-1))
 
 
 @inline_kernel
