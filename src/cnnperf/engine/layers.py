@@ -1,4 +1,5 @@
-"""Compatibility names: the per-layer kernels now live in `cnnperf.engine.kernels` by layer kind."""
+"""Compatibility names: the per-layer kernels now live in `cnnperf.engine.kernels` by layer kind.
+Only `gemm_bias_nt` is callable from Python; the others are `inner_kernel`s (callable from kernels)."""
 
 from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse
 from cnnperf.engine.kernels.conv_direct import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnperf.engine.kernels.base import ONE, ZERO, U, kernel
+from cnnperf.engine.kernels.base import ONE, ZERO, U, inner_kernel, kernel
 
 SCALED_TANH, TANH, SIGMOID, RELU = 0, 1, 2, 3  # cnnperf.engine.kinds.ACTIVATION_IDS
 A = np.float32(1.7159)
@@ -43,7 +43,7 @@ def tanh_approx(x):
     return p / q
 
 
-@kernel
+@inner_kernel
 def activate(z, lo, hi, kind, exact):
     """z[U(lo:hi)] = f(z[U(lo:hi)]) in place; `exact` not None: np.tanh (float64 check path; with
     None that branch is pruned before typing)."""
@@ -69,7 +69,7 @@ def activate(z, lo, hi, kind, exact):
             z[U(i)] = max(z[U(i)], ZERO)
 
 
-@kernel
+@inner_kernel
 def derivative(y, kind):
     """f'(z) expressed through y = f(z)."""
     if kind == SCALED_TANH:
@@ -81,7 +81,7 @@ def derivative(y, kind):
     return ONE if y > ZERO else ZERO
 
 
-@kernel
+@inner_kernel
 def scale_by_derivative(delta, y, lo, hi, kind):
     """delta[U(i)] *= f'(z_i) for i in [lo, hi), from the outputs y."""
     if kind == SCALED_TANH:

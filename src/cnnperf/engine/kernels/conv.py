@@ -19,7 +19,7 @@ taps of every kernel row with one native-vector add (lanes past the K taps add z
 from __future__ import annotations
 
 from cnnperf.engine.kernels.activations import derivative
-from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, kernel
+from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, inner_kernel
 from cnnperf.engine.kernels.gemm import padded_f, row_stride
 from cnnperf.engine.kernels.simd import (
     PAD,
@@ -57,7 +57,7 @@ def _make_segment_sums(nvec):
     stored); out[o + s*stride + j] = sum over the entries e of d[d0 + e] * x[rows[r0 + e] + f0 + j]
     for j < min(n, nvec*VL). Four partial sums (nvec <= 2), two (4) or one (8): eight accumulators."""
 
-    @kernel
+    @inner_kernel
     def segment_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n):
         z = nsplat(x, 0.0)
         for sg in range(n_seg):
@@ -155,7 +155,7 @@ def chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n, w
         segment_sums_1(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
 
 
-@kernel
+@inner_kernel
 def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g_off, kind, col, c_off, grad, gb, dcol,
                          need_dx, bucket, ch_g, ch_d):
     """Convolution under S x S max pooling (Q windows per map): only each window's arg-max pixel has
@@ -210,7 +210,7 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g
         f0 += width
 
 
-@kernel
+@inner_kernel
 def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol, need_dx, bucket, ch_g, ch_d):
     """Convolution with a dense delta dz (already through f'): grad = dz col, dcol = dz^T W, as the
     sparse kernel over every pixel. `bucket`: the col row of every (m, p) [M*P], the weight row of
@@ -241,7 +241,7 @@ def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol
         f0 += width
 
 
-@kernel
+@inner_kernel
 def col2im(dcol, C, H, K, dx, dx_off, start, s_off):
     """dx[c, oy+ky, ox+kx] = sum over patches of dcol[p*Fs + f] (adjoint of im2col). With s_off >= 0
     only the rows p with start[s_off + p + 1] > start[s_off + p] (under pooling, the pixels that

@@ -8,10 +8,10 @@ Conventions as in `cnnperf.engine.kernels.conv`.
 from __future__ import annotations
 
 from cnnperf.engine.kernels.activations import derivative
-from cnnperf.engine.kernels.base import ZERO, U, kernel
+from cnnperf.engine.kernels.base import ZERO, U, inner_kernel
 
 
-@kernel
+@inner_kernel
 def conv_forward_direct(W, w_off, b_off, x, x_off, H, M, K, wide, wd_off, out, o_off):
     """One input map, "wide" direct convolution: out[m, j] for j = oy*H + ox over whole input
     rows (columns ox >= O are discarded), so every tap is one long contiguous FMA stream."""
@@ -44,7 +44,7 @@ def conv_forward_direct(W, w_off, b_off, x, x_off, H, M, K, wide, wd_off, out, o
                 out[U(dst + ox)] = wide[U(src + ox)]
 
 
-@kernel
+@inner_kernel
 def wide_delta_sparse(M, O, H, nq, y, y_off, dpool, p_off, arg, g_off, kind, dzw, w_off):
     """First layer under pooling: scatter the arg-max deltas (through f') into wide rows (j = oy*H + ox)."""
     J = (O - 1) * H + O
@@ -57,7 +57,7 @@ def wide_delta_sparse(M, O, H, nq, y, y_off, dpool, p_off, arg, g_off, kind, dzw
             dzw[U(w_off + m * J + (pix // O) * H + pix % O)] = d
 
 
-@kernel
+@inner_kernel
 def wide_delta_dense(M, O, H, dz, z_off, dzw, w_off):
     """First layer, dense delta (through f'): copy into wide rows, zeros in the ox >= O columns."""
     J = (O - 1) * H + O
@@ -71,7 +71,7 @@ def wide_delta_dense(M, O, H, dz, z_off, dzw, w_off):
                     dzw[U(dst + ox)] = ZERO
 
 
-@kernel
+@inner_kernel
 def conv_grad_direct(M, K, H, O, x, x_off, dzw, w_off, grad, gb):
     """One-map first layer: grad[m, ky, kx] = sum_j dzw[m, j] * x[j + ky*H + kx] (long dot products)."""
     J = (O - 1) * H + O

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnperf.engine.kernels.base import ZERO, U, kernel
+from cnnperf.engine.kernels.base import ZERO, U, inner_kernel
 
 
-@kernel
+@inner_kernel
 def full_forward(W, w_off, b_off, N, F, x, x_off, out, o_off):
     """out[n] = b[n] + sum_f W[n, f] * x[f]."""
     N4 = N - N % 4
@@ -31,7 +31,7 @@ def full_forward(W, w_off, b_off, N, F, x, x_off, out, o_off):
         out[U(o_off + n)] = W[U(b_off + n)] + s
 
 
-@kernel
+@inner_kernel
 def full_backward(W, w_off, b_off, N, F, x, x_off, dz, d_off, dx, dx_off, need_dx, lr, gout, rotate):
     """Fully connected backward with the update fused, row by row: dx += dz[n] * W[n, :] with the
     old row, then W[n, :] -= lr * dz[n] * x (the weights are written once, no gradient buffer).

@@ -12,7 +12,7 @@ product of Fp lanes whatever the ISA (`cnnperf.engine.paths`: M*P*Fp multiply-ad
 
 from __future__ import annotations
 
-from cnnperf.engine.kernels.base import inline_kernel, kernel
+from cnnperf.engine.kernels.base import inline_kernel, inner_kernel, kernel
 from cnnperf.engine.kernels.simd import (
     PAD,
     REGISTERS,
@@ -33,13 +33,13 @@ from cnnperf.engine.kernels.simd import (
 MR, NR = (4, 6) if REGISTERS >= 32 else (3, 4)
 
 
-@kernel
+@inner_kernel
 def padded_f(F):
     """F rounded up to the padding of im2col rows (16 floats): the lanes every dot product runs."""
     return (F + PAD - 1) // PAD * PAD
 
 
-@kernel
+@inner_kernel
 def row_stride(F):
     """The stride of im2col (and column-gradient) rows: padded_f(F), plus 16 floats when that is an
     even number of cache lines, so that rows spread over all cache sets (a stride of 2^k lines
@@ -48,7 +48,7 @@ def row_stride(F):
     return Fp + PAD if (Fp // PAD) % 2 == 0 else Fp
 
 
-@kernel
+@inner_kernel
 def im2col(x, x_off, C, H, K, col, c_off):
     """col[p*Fs + f] = x[c, oy+ky, ox+kx] with p = oy*O + ox, f = c*K*K + ky*K + kx (Fs = row_stride(F));
     zeros in [F, padded_f(F)). One copy of 4, 8 or 16 floats per kernel row (the narrowest that holds K;
@@ -97,7 +97,7 @@ def store_row(out, o, b, nr, s0, s1, s2, s3, s4, s5):
 def _make_tile(mr, nr):
     """A kernel computing an mr x nr tile (mr <= 4 weight rows, nr <= 6 col rows) of out."""
 
-    @kernel
+    @inner_kernel
     def tile(W, w0_, F, col, c0, Fs, Fp, out, o, P, b_off):
         z = nsplat(W, 0.0)
         a00 = a01 = a02 = a03 = a04 = a05 = a10 = a11 = a12 = a13 = a14 = a15 = z

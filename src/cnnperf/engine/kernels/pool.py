@@ -4,10 +4,10 @@ fused into the convolution's backward: `conv_backward_sparse`, `wide_delta_spars
 
 from __future__ import annotations
 
-from cnnperf.engine.kernels.base import ZERO, U, kernel
+from cnnperf.engine.kernels.base import ZERO, U, inner_kernel
 
 
-@kernel
+@inner_kernel
 def maxpool_forward(x, x_off, M, H, S, out, o_off, arg, g_off):
     """Non-overlapping S x S max pooling; arg keeps the in-map index of each maximum (the
     first one on ties). Branch-free selects: data-dependent branches would mispredict."""
@@ -46,7 +46,7 @@ def maxpool_forward(x, x_off, M, H, S, out, o_off, arg, g_off):
                 arg[U(g + qx)] = bi
 
 
-@kernel
+@inner_kernel
 def maxpool_backward(dout, o_off, M, Q, arg, g_off, H, dx, dx_off):
     """Route each pooled delta to its arg-max input (dense scatter, for non-conv inputs)."""
     for i in range(M * H * H):
@@ -56,7 +56,7 @@ def maxpool_backward(dout, o_off, M, Q, arg, g_off, H, dx, dx_off):
             dx[U(dx_off + m * H * H + arg[U(g_off + m * Q * Q + q)])] += dout[o_off + m * Q * Q + q]
 
 
-@kernel
+@inner_kernel
 def avgpool_forward(x, x_off, M, H, S, out, o_off):
     """Non-overlapping S x S average pooling."""
     Q = H // S
@@ -72,7 +72,7 @@ def avgpool_forward(x, x_off, M, H, S, out, o_off):
                 out[U(o_off + m * Q * Q + qy * Q + qx)] = s / (S * S)
 
 
-@kernel
+@inner_kernel
 def avgpool_backward(dout, o_off, M, Q, S, dx, dx_off):
     """dx[m, y, x] = dout[m, y // S, x // S] / (S*S) (every input pixel written once)."""
     H = Q * S

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnperf.engine.kernels.base import U, kernel
+from cnnperf.engine.kernels.base import U, inner_kernel
 
 
-@kernel
+@inner_kernel
 def apply_update(W, w_off, b_off, n_w, n_b, grad, gb, lr, gout, rotate):
     """Write one layer's update into the (shared) weights: W -= lr * grad, once per weight.
 
