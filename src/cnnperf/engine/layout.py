@@ -80,9 +80,8 @@ def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
         Pp, rows = padded(P), s.kernel * ((s.kernel + 7) // 8) * 8
         windows = padded((s.kernel - 1) * prev.size + s.kernel) * (max(len(r) for r in s.table) + 1)
         Q = shapes[i + 1].size ** 2 if path.pooled else 0
-        rest = s.maps * Pp + 15 * prev.maps * padded(KK)  # forward: padded output, the rest pixels' segments
         return (_align(prev.maps * KK * Pp) + SLACK,
-                max(s.maps * Pp + prev.maps * KK * Pp, 16 + rows * s.connected, windows, rest) + SLACK, s.maps * Q)
+                max(s.maps * Pp + prev.maps * KK * Pp, 16 + rows * s.connected, windows) + SLACK, s.maps * Q)
     Fs = row_stride(s.fan_in)  # im2col rows of Fs floats, kept from forward for backward; dcol rows, then the deltas
     if path.pooled:
         Q = shapes[i + 1].size ** 2

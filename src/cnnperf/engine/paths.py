@@ -58,14 +58,6 @@ def row_stride(n: int) -> int:
     return p + 16 if (p // 16) % 2 == 0 else p
 
 
-def pixel_split(P: int, KK: int) -> tuple[int, int]:
-    """(pixels a table forward covers with pixel vectors, pixels it does as K*K dot products):
-    the rest past a multiple of 16 pixels goes to dot products of padded(KK) lanes when that is
-    fewer lanes than one more pixel vector (`kernels.conv_table.pixel_split`)."""
-    r = P % 16
-    return (P - r, r) if r and r * padded(KK) < 16 * KK else (padded(P), 0)
-
-
 @dataclass(frozen=True)
 class LayerPath:
     """One layer's kernels and shape numbers (per image).
@@ -77,8 +69,7 @@ class LayerPath:
     neuron; the largest with a table); connections: connected (output, input) map pairs (M*C
     when full). macs_forward / macs_gradient / macs_input_delta: multiply-adds the kernels
     execute, vector lanes included (the direct convolution runs over wide rows of
-    J = (O-1)*H + O columns; the table kernels over Pp = O*O rounded up to 16 pixels (the forward
-    takes the rest past 16-pixel vectors as dot products when cheaper, `pixel_split`), and under
+    J = (O-1)*H + O columns; the table kernels over Pp = O*O rounded up to 16 pixels, and under
     pooling over windows of (K-1)*H + K rounded up to 16 for the gradient and K rows of 8-lane
     vectors, ceil(K/8) per row, for the input delta); useful_macs_forward / _backward: the
     multiply-adds the layer needs (connected maps, O*O pixels; under max pooling Q*Q arg-max
@@ -140,15 +131,14 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
         return LayerPath(i, "conv", "conv_direct", f"conv_direct_{suffix}", False, False, *shape,
                          M * KK * J, M * KK * J, 0, useful_fwd, useful_bwd, s.weights, 0, 0, FLOAT_BYTES * M * J)
     if path.table:
-        Pp, (P1, r) = padded(P), pixel_split(P, KK)
-        fwd = n * KK * P1 + n * r * padded(KK)
+        Pp = padded(P)
         if path.pooled:  # gradient: 16-lane windows of (K-1)*H + K inputs; input delta: kernel rows of 8-lane vectors
             window, rows = padded((K - 1) * H + K), K * ((K + 7) // 8) * 8
-            return LayerPath(i, "conv", "conv_table", "conv_table_pooled", need_dx, False, *shape, fwd,
+            return LayerPath(i, "conv", "conv_table", "conv_table_pooled", need_dx, False, *shape, n * KK * Pp,
                              n * Q * Q * window, n * Q * Q * rows if need_dx else 0, useful_fwd, useful_bwd, s.weights,
                              FLOAT_BYTES * C * KK * Pp, 0, FLOAT_BYTES * n * rows if need_dx else 0)
         lanes = n * KK * Pp
-        return LayerPath(i, "conv", "conv_table", "conv_table_dense", need_dx, need_dx, *shape, fwd, lanes,
+        return LayerPath(i, "conv", "conv_table", "conv_table_dense", need_dx, need_dx, *shape, lanes, lanes,
                          lanes if need_dx else 0, useful_fwd, useful_bwd, s.weights, FLOAT_BYTES * C * KK * Pp,
                          FLOAT_BYTES * C * KK * Pp if need_dx else 0, 0)
     dcol_rows = min(P, M * rows) if need_dx else 0

@@ -5,17 +5,18 @@ Layout: weights of connection j (output map m's j-th input map, maps in table or
 W[w_off + j*K*K + ky*K + kx]; biases W[b_off + m]. The transposed im2col `colT` has one row per
 (input map c, tap t) and Pp columns (the O*O output pixels rounded up to 16; the padding
 columns stay zero), so every input map's K*K rows are contiguous. The forward walks the input
-maps; for each, the output maps connected to it are taken four at a time and share every
-column load (4 maps x 48 pixels = 12 independent accumulators, `Vec` registers), exactly as many
-multiply-adds as connections x K*K x Pp. The connection block of a layer in `conn` (see
+maps; for each, the output maps connected to it are taken MR at a time and share every column
+load over NR native vectors (`VL` lanes) of pixels: 4 maps x 6 vectors = 24 accumulators with 32
+vector registers (AVX-512), 3 x 4 = 12 with 16 (AVX2); exactly connections x K*K x Pp
+multiply-adds whatever the width. The connection block of a layer in `conn` (see
 `cnnperf.engine.layout.table_block`): in_start[C+1], pairs (m, j*K*K) sorted by input map,
 conn_in[n], map_start[M+1].
 """
 
 from __future__ import annotations
 
-from cnnperf.engine.kernels.base import ZERO, U, inline_kernel, kernel
-from cnnperf.engine.kernels.simd import REGISTERS, VL, nload, nsplat, nstore, vadd, vfma, vload, vstore, vsum
+from cnnperf.engine.kernels.base import U, inline_kernel, kernel
+from cnnperf.engine.kernels.simd import REGISTERS, VL, nload, nsplat, nstore, vfma, vload, vstore
 
 
 @kernel
@@ -175,69 +176,14 @@ def run_tile(group, nr, W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
 
 
 @kernel
-def pixel_split(P, KK):
-    """(pixels the pixel-vector tiles cover, the rest done as dot products): the rest of P past a
-    multiple of 16 costs r * padded(KK) lanes per connection as dot products against 16 * KK in one
-    more pixel vector, so the split is taken when that is fewer (`cnnperf.engine.paths`)."""
-    P16 = P // 16 * 16
-    r = P - P16
-    return (P16, r) if r > 0 and r * padded(KK) < 16 * KK else (padded(P), 0)
-
-
-@kernel
-def rest_rows(col, c_off, C, KK, Pp, p0, r, colr, r_off):
-    """colr[r_off + (i*C + c)*S + t] = colT[c, t, p0 + i] for i < r, S = padded(KK) with zeros in
-    [KK, S): pixel-major im2col segments of the rest pixels."""
-    S = padded(KK)
-    for i in range(r):
-        for c in range(C):
-            dst, src = r_off + (i * C + c) * S, c_off + c * KK * Pp + p0 + i
-            for t in range(KK):
-                colr[U(dst + t)] = col[U(src + t * Pp)]
-            for t in range(KK, S):
-                colr[U(dst + t)] = ZERO
-
-
-@kernel
-def rest_dots(W, w_off, M, C, KK, conn, map_start, conn_in, colr, c_off, r, out, o_off, Pp, p0):
-    """out[m, p0 + i] += sum over the connections j = (m, c) of W[j, :] . colr[i, c, :] (S lanes each;
-    the weights past K*K run into the next connection's, or the biases, and meet zeros)."""
-    S = padded(KK)
-    z = nsplat(W, 0.0)
-    for m in range(M):
-        j0, j1 = conn[map_start + m], conn[map_start + m + 1]
-        for i in range(r):
-            a0 = a1 = b0 = b1 = z  # connections alternate between a and b, vectors between 0 and 1
-            j = j0
-            while j < j1:
-                w, x = w_off + j * KK, c_off + (i * C + conn[conn_in + j]) * S
-                two = j + 1 < j1
-                v, y = w, x
-                if two:
-                    v, y = w_off + (j + 1) * KK, c_off + (i * C + conn[conn_in + j + 1]) * S
-                for f in range(0, S, 2 * VL):
-                    a0 = vfma(a0, nload(W, w + f), nload(colr, x + f))
-                    if two:
-                        b0 = vfma(b0, nload(W, v + f), nload(colr, y + f))
-                    if f + VL < S:
-                        a1 = vfma(a1, nload(W, w + f + VL), nload(colr, x + f + VL))
-                        if two:
-                            b1 = vfma(b1, nload(W, v + f + VL), nload(colr, y + f + VL))
-                j += 2
-            out[U(o_off + m * Pp + p0 + i)] += vsum(vadd(vadd(a0, a1), vadd(b0, b1)))
-
-
-@kernel
 def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_off, act, a_out):
     """act[a_out + m*P + p] = b[m] + sum over connections (m, c) of W[m, c] . colT[c, :, p];
-    `out` (M x Pp, from o_off; then the rest pixels' segments) is scratch. Per input map, its
-    connections MR at a time (then one at a time) over chunks of NR native vectors of pixels (then
-    the rest of them); past the pixel vectors `pixel_split` leaves, dot products (rest_dots)."""
+    `out` (M x Pp, from o_off) is scratch. Per input map, its connections MR at a time (then one at
+    a time) over chunks of NR native vectors of pixels (then the rest of them)."""
     KK, P = K * K, O * O
     Pp = padded(P)
-    P1, r = pixel_split(P, KK)
-    nv = P1 // VL
-    in_start, pairs, conn_in, map_start = table_offsets(co, C, M, n)
+    nv = Pp // VL
+    in_start, pairs, _, _ = table_offsets(co, C, M, n)
     for m in range(M):
         b = W[U(b_off + m)]
         for p in range(Pp):
@@ -261,10 +207,6 @@ def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_o
                 run_tile(group, min(NR, nv - v0), W, w0, w1, w2, w3, KK, col, rc + p0, Pp, out, o0 + p0, o1 + p0,
                          o2 + p0, o3 + p0)
             e += MR if group else 1
-    if r > 0:
-        rr = o_off + M * Pp
-        rest_rows(col, c_off, C, KK, Pp, P1, r, out, rr)
-        rest_dots(W, w_off, M, C, KK, conn, map_start, conn_in, out, rr, r, out, o_off, Pp, P1)
     for m in range(M):
         for p in range(P):
             act[U(a_out + m * P + p)] = out[U(o_off + m * Pp + p)]
