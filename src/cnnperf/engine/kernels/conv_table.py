@@ -5,17 +5,18 @@ Layout: weights of connection j (output map m's j-th input map, maps in table or
 W[w_off + j*K*K + ky*K + kx]; biases W[b_off + m]. The transposed im2col `colT` has one row per
 (input map c, tap t) and Pp columns (the O*O output pixels rounded up to 16; the padding
 columns stay zero), so every input map's K*K rows are contiguous. The forward walks the input
-maps; for each, the output maps connected to it are taken four at a time and share every
-column load (4 maps x 48 pixels = 12 independent accumulators, `Vec` registers), exactly as many
-multiply-adds as connections x K*K x Pp. The connection block of a layer in `conn` (see
+maps; for each, the output maps connected to it are taken MR at a time and share every column
+load over NR native vectors (`VL` lanes) of pixels: 4 maps x 6 vectors = 24 accumulators with 32
+vector registers (AVX-512), 3 x 4 = 12 with 16 (AVX2); exactly connections x K*K x Pp
+multiply-adds whatever the width. The connection block of a layer in `conn` (see
 `cnnperf.engine.layout.table_block`): in_start[C+1], pairs (m, j*K*K) sorted by input map,
 conn_in[n], map_start[M+1].
 """
 
 from __future__ import annotations
 
-from cnnperf.engine.kernels.base import U, kernel
-from cnnperf.engine.kernels.simd import vadd, vfma, vload, vsplat, vstore
+from cnnperf.engine.kernels.base import U, inline_kernel, kernel
+from cnnperf.engine.kernels.simd import REGISTERS, VL, nload, nsplat, nstore, vfma, vload, vstore
 
 
 @kernel
@@ -50,107 +51,138 @@ def im2col_t(x, x_off, C, H, K, col, c_off):
                         vstore(col, dst + ox, vload(x, src + ox))
 
 
-@kernel
-def fwd_tile_4x3(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
-    """out[m_i, 48 pixels] += sum_t W[w_i + t] * colT[t, 48 pixels] for four maps sharing the rows."""
-    a0, b0, c0 = vload(out, o0), vload(out, o0 + 16), vload(out, o0 + 32)
-    a1, b1, c1 = vload(out, o1), vload(out, o1 + 16), vload(out, o1 + 32)
-    a2, b2, c2 = vload(out, o2), vload(out, o2 + 16), vload(out, o2 + 32)
-    a3, b3, c3 = vload(out, o3), vload(out, o3 + 16), vload(out, o3 + 32)
-    for t in range(KK):
-        x0, x1, x2 = vload(col, r + t * Pp), vload(col, r + t * Pp + 16), vload(col, r + t * Pp + 32)
-        v = vsplat(W, W[U(w0 + t)])
-        a0, b0, c0 = vfma(a0, v, x0), vfma(b0, v, x1), vfma(c0, v, x2)
-        v = vsplat(W, W[U(w1 + t)])
-        a1, b1, c1 = vfma(a1, v, x0), vfma(b1, v, x1), vfma(c1, v, x2)
-        v = vsplat(W, W[U(w2 + t)])
-        a2, b2, c2 = vfma(a2, v, x0), vfma(b2, v, x1), vfma(c2, v, x2)
-        v = vsplat(W, W[U(w3 + t)])
-        a3, b3, c3 = vfma(a3, v, x0), vfma(b3, v, x1), vfma(c3, v, x2)
-    vstore(out, o0, a0)
-    vstore(out, o0 + 16, b0)
-    vstore(out, o0 + 32, c0)
-    vstore(out, o1, a1)
-    vstore(out, o1 + 16, b1)
-    vstore(out, o1 + 32, c1)
-    vstore(out, o2, a2)
-    vstore(out, o2 + 16, b2)
-    vstore(out, o2 + 32, c2)
-    vstore(out, o3, a3)
-    vstore(out, o3 + 16, b3)
-    vstore(out, o3 + 32, c3)
+@inline_kernel
+def load_row(out, o, nr, z):
+    """The first nr of six native vectors at out[o], out[o + VL], ... (z for the rest)."""
+    v0 = nload(out, o)
+    v1 = nload(out, o + VL) if nr > 1 else z
+    v2 = nload(out, o + 2 * VL) if nr > 2 else z
+    v3 = nload(out, o + 3 * VL) if nr > 3 else z
+    v4 = nload(out, o + 4 * VL) if nr > 4 else z
+    v5 = nload(out, o + 5 * VL) if nr > 5 else z
+    return v0, v1, v2, v3, v4, v5
 
 
-@kernel
-def fwd_tile_4x2(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
-    """out[m_i, 32 pixels] += sum_t W[w_i + t] * colT[t, 32 pixels] for four maps sharing the rows."""
-    a0, b0, a1, b1 = vload(out, o0), vload(out, o0 + 16), vload(out, o1), vload(out, o1 + 16)
-    a2, b2, a3, b3 = vload(out, o2), vload(out, o2 + 16), vload(out, o3), vload(out, o3 + 16)
-    for t in range(KK):
-        x0, x1 = vload(col, r + t * Pp), vload(col, r + t * Pp + 16)
-        v = vsplat(W, W[U(w0 + t)])
-        a0, b0 = vfma(a0, v, x0), vfma(b0, v, x1)
-        v = vsplat(W, W[U(w1 + t)])
-        a1, b1 = vfma(a1, v, x0), vfma(b1, v, x1)
-        v = vsplat(W, W[U(w2 + t)])
-        a2, b2 = vfma(a2, v, x0), vfma(b2, v, x1)
-        v = vsplat(W, W[U(w3 + t)])
-        a3, b3 = vfma(a3, v, x0), vfma(b3, v, x1)
-    vstore(out, o0, a0)
-    vstore(out, o0 + 16, b0)
-    vstore(out, o1, a1)
-    vstore(out, o1 + 16, b1)
-    vstore(out, o2, a2)
-    vstore(out, o2 + 16, b2)
-    vstore(out, o3, a3)
-    vstore(out, o3 + 16, b3)
+@inline_kernel
+def store_row(out, o, nr, v0, v1, v2, v3, v4, v5):
+    """out[o + k*VL : ...] = v_k for k < nr."""
+    nstore(out, o, v0)
+    if nr > 1:
+        nstore(out, o + VL, v1)
+    if nr > 2:
+        nstore(out, o + 2 * VL, v2)
+    if nr > 3:
+        nstore(out, o + 3 * VL, v3)
+    if nr > 4:
+        nstore(out, o + 4 * VL, v4)
+    if nr > 5:
+        nstore(out, o + 5 * VL, v5)
 
 
-@kernel
-def fwd_tile_4x1(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
-    """As fwd_tile_4x2 for 16 pixels."""
-    a0, a1, a2, a3 = vload(out, o0), vload(out, o1), vload(out, o2), vload(out, o3)
-    for t in range(KK):
-        x0 = vload(col, r + t * Pp)
-        a0 = vfma(a0, vsplat(W, W[U(w0 + t)]), x0)
-        a1 = vfma(a1, vsplat(W, W[U(w1 + t)]), x0)
-        a2 = vfma(a2, vsplat(W, W[U(w2 + t)]), x0)
-        a3 = vfma(a3, vsplat(W, W[U(w3 + t)]), x0)
-    vstore(out, o0, a0)
-    vstore(out, o1, a1)
-    vstore(out, o2, a2)
-    vstore(out, o3, a3)
+@inline_kernel
+def fma_row(nr, v, a0, a1, a2, a3, a4, a5, x0, x1, x2, x3, x4, x5):
+    """a_k + v * x_k for k < nr (the rest unchanged)."""
+    a0 = vfma(a0, v, x0)
+    if nr > 1:
+        a1 = vfma(a1, v, x1)
+    if nr > 2:
+        a2 = vfma(a2, v, x2)
+    if nr > 3:
+        a3 = vfma(a3, v, x3)
+    if nr > 4:
+        a4 = vfma(a4, v, x4)
+    if nr > 5:
+        a5 = vfma(a5, v, x5)
+    return a0, a1, a2, a3, a4, a5
 
 
-@kernel
-def fwd_tile_1(W, w0, KK, col, r, Pp, out, o0, chunks):
-    """One map, `chunks` (1 or 2) x 16 pixels; even and odd taps in separate accumulators."""
-    a0, b0 = vload(out, o0), vload(out, o0 + 16 * (chunks - 1))
-    c0, d0 = vsplat(W, 0.0), vsplat(W, 0.0)
-    t = 0
-    while t + 2 <= KK:
-        u, v = vsplat(W, W[U(w0 + t)]), vsplat(W, W[U(w0 + t + 1)])
-        a0, c0 = vfma(a0, u, vload(col, r + t * Pp)), vfma(c0, v, vload(col, r + (t + 1) * Pp))
-        if chunks == 2:
-            b0 = vfma(b0, u, vload(col, r + t * Pp + 16))
-            d0 = vfma(d0, v, vload(col, r + (t + 1) * Pp + 16))
-        t += 2
-    if t < KK:
-        u = vsplat(W, W[U(w0 + t)])
-        a0 = vfma(a0, u, vload(col, r + t * Pp))
-        if chunks == 2:
-            b0 = vfma(b0, u, vload(col, r + t * Pp + 16))
-    vstore(out, o0, vadd(a0, c0))
-    if chunks == 2:
-        vstore(out, o0 + 16, vadd(b0, d0))
+def _make_tile(mr, nr):
+    """A kernel adding to mr (<= 4) output maps x nr (<= 6) native vectors of pixels the products of
+    their weights (one connection each, all on the same input map) with the K*K colT rows from r."""
+
+    @kernel
+    def tile(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
+        z = nsplat(W, 0.0)
+        a00, a01, a02, a03, a04, a05 = load_row(out, o0, nr, z)
+        a10 = a11 = a12 = a13 = a14 = a15 = a20 = a21 = a22 = a23 = a24 = a25 = z
+        a30 = a31 = a32 = a33 = a34 = a35 = z
+        if mr > 1:
+            a10, a11, a12, a13, a14, a15 = load_row(out, o1, nr, z)
+        if mr > 2:
+            a20, a21, a22, a23, a24, a25 = load_row(out, o2, nr, z)
+        if mr > 3:
+            a30, a31, a32, a33, a34, a35 = load_row(out, o3, nr, z)
+        for t in range(KK):  # the nr colT vectors stay in registers, the mr weights are broadcast
+            x0, x1, x2, x3, x4, x5 = load_row(col, r + t * Pp, nr, z)
+            a00, a01, a02, a03, a04, a05 = fma_row(nr, nsplat(W, W[U(w0 + t)]), a00, a01, a02, a03, a04, a05,
+                                                   x0, x1, x2, x3, x4, x5)
+            if mr > 1:
+                a10, a11, a12, a13, a14, a15 = fma_row(nr, nsplat(W, W[U(w1 + t)]), a10, a11, a12, a13, a14, a15,
+                                                       x0, x1, x2, x3, x4, x5)
+            if mr > 2:
+                a20, a21, a22, a23, a24, a25 = fma_row(nr, nsplat(W, W[U(w2 + t)]), a20, a21, a22, a23, a24, a25,
+                                                       x0, x1, x2, x3, x4, x5)
+            if mr > 3:
+                a30, a31, a32, a33, a34, a35 = fma_row(nr, nsplat(W, W[U(w3 + t)]), a30, a31, a32, a33, a34, a35,
+                                                       x0, x1, x2, x3, x4, x5)
+        store_row(out, o0, nr, a00, a01, a02, a03, a04, a05)
+        if mr > 1:
+            store_row(out, o1, nr, a10, a11, a12, a13, a14, a15)
+        if mr > 2:
+            store_row(out, o2, nr, a20, a21, a22, a23, a24, a25)
+        if mr > 3:
+            store_row(out, o3, nr, a30, a31, a32, a33, a34, a35)
+
+    return tile
+
+
+MR, NR = (4, 6) if REGISTERS >= 32 else (3, 4)  # 24 accumulators of 32 registers, 12 of 16
+_GROUP = tuple(_make_tile(MR, nr) for nr in range(1, NR + 1))
+_SINGLE = tuple(_make_tile(1, nr) for nr in range(1, NR + 1))
+group_1, group_2, group_3, group_4 = _GROUP[0], _GROUP[1], _GROUP[2], _GROUP[3]
+group_5, group_6 = (_GROUP[4], _GROUP[5]) if NR > 4 else (group_4, group_4)
+single_1, single_2, single_3, single_4 = _SINGLE[0], _SINGLE[1], _SINGLE[2], _SINGLE[3]
+single_5, single_6 = (_SINGLE[4], _SINGLE[5]) if NR > 4 else (single_4, single_4)
+
+
+@inline_kernel
+def run_tile(group, nr, W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
+    """The tile of MR maps (group) or one map over nr (1 .. NR) native vectors of pixels."""
+    if group:
+        if nr == 6:
+            group_6(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+        elif nr == 5:
+            group_5(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+        elif nr == 4:
+            group_4(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+        elif nr == 3:
+            group_3(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+        elif nr == 2:
+            group_2(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+        else:
+            group_1(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+    elif nr == 6:
+        single_6(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+    elif nr == 5:
+        single_5(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+    elif nr == 4:
+        single_4(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+    elif nr == 3:
+        single_3(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+    elif nr == 2:
+        single_2(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
+    else:
+        single_1(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
 
 
 @kernel
 def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_off, act, a_out):
     """act[a_out + m*P + p] = b[m] + sum over connections (m, c) of W[m, c] . colT[c, :, p];
-    `out` (M x Pp, from o_off) is scratch."""
+    `out` (M x Pp, from o_off) is scratch. Per input map, its connections MR at a time (then one at
+    a time) over chunks of NR native vectors of pixels (then the rest of them)."""
     KK, P = K * K, O * O
     Pp = padded(P)
+    nv = Pp // VL
     in_start, pairs, _, _ = table_offsets(co, C, M, n)
     for m in range(M):
         b = W[U(b_off + m)]
@@ -159,30 +191,22 @@ def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_o
     for c in range(C):
         rc = c_off + c * KK * Pp
         e, e1 = conn[in_start + c], conn[in_start + c + 1]
-        while e + 4 <= e1:
-            q = pairs + 2 * e
-            o0, o1 = o_off + conn[q] * Pp, o_off + conn[q + 2] * Pp
-            o2, o3 = o_off + conn[q + 4] * Pp, o_off + conn[q + 6] * Pp
-            w0, w1, w2, w3 = w_off + conn[q + 1], w_off + conn[q + 3], w_off + conn[q + 5], w_off + conn[q + 7]
-            p0 = 0
-            while p0 + 48 <= Pp:
-                fwd_tile_4x3(W, w0, w1, w2, w3, KK, col, rc + p0, Pp, out, o0 + p0, o1 + p0, o2 + p0, o3 + p0)
-                p0 += 48
-            if p0 + 32 <= Pp:
-                fwd_tile_4x2(W, w0, w1, w2, w3, KK, col, rc + p0, Pp, out, o0 + p0, o1 + p0, o2 + p0, o3 + p0)
-                p0 += 32
-            if p0 < Pp:
-                fwd_tile_4x1(W, w0, w1, w2, w3, KK, col, rc + p0, Pp, out, o0 + p0, o1 + p0, o2 + p0, o3 + p0)
-            e += 4
         while e < e1:
+            group = e + MR <= e1
             q = pairs + 2 * e
             o0, w0 = o_off + conn[q] * Pp, w_off + conn[q + 1]
-            p0 = 0
-            while p0 < Pp:
-                chunks = 2 if p0 + 32 <= Pp else 1
-                fwd_tile_1(W, w0, KK, col, rc + p0, Pp, out, o0 + p0, chunks)
-                p0 += 16 * chunks
-            e += 1
+            o1, o2, o3, w1, w2, w3 = o0, o0, o0, w0, w0, w0
+            if group:
+                o1, w1 = o_off + conn[q + 2] * Pp, w_off + conn[q + 3]
+                if MR > 2:
+                    o2, w2 = o_off + conn[q + 4] * Pp, w_off + conn[q + 5]
+                if MR > 3:
+                    o3, w3 = o_off + conn[q + 6] * Pp, w_off + conn[q + 7]
+            for v0 in range(0, nv, NR):
+                p0 = v0 * VL
+                run_tile(group, min(NR, nv - v0), W, w0, w1, w2, w3, KK, col, rc + p0, Pp, out, o0 + p0, o1 + p0,
+                         o2 + p0, o3 + p0)
+            e += MR if group else 1
     for m in range(M):
         for p in range(P):
             act[U(a_out + m * P + p)] = out[U(o_off + m * Pp + p)]
