@@ -46,10 +46,13 @@ def _check(layout: Layout, weights: np.ndarray, ws: Workspace) -> None:
 def options(layout: Layout, weights: np.ndarray, gout: np.ndarray | None = None) -> tuple:
     """The kernels' last arguments (conn, dense, extra, exact, gout): None for every kernel group the
     network does not run, so it is not compiled (float32: no exact activations; no gradient output
-    but on the check path)."""
+    but on the check path). The float64 check path (tests only) compiles every group once for all
+    networks instead: the layer descriptors still choose what runs."""
     g = layout.groups
-    return (layout.conn if "table" in g else None, 1 if "dense" in g else None, 1 if "extra" in g else None,
-            True if weights.dtype == np.float64 else None, gout if gout is not None and gout.size else None)
+    check = weights.dtype == np.float64
+    return (layout.conn if check or "table" in g else None, 1 if check or "dense" in g else None,
+            1 if check or "extra" in g else None, True if check else None,
+            gout if gout is not None and gout.size else None)
 
 
 def train_images(
