@@ -37,18 +37,22 @@ def test_layer_times_are_positive_and_add_up():
     x, y = data(spec, 60)
     w, ws = engine.init_weights(layout, 0), engine.new_workspace(layout)
     engine.profile_layers(layout, w, ws, x, y, 0, 5, 0.01)  # compile / load outside the measured call
-    t = engine.profile_layers(layout, w, ws, x, y, 0, 60, 0.01)
-    assert 1e8 < 1 / t.seconds_per_tick < 1e10 and 0 < t.counter_ticks < 1000
-    assert len(t.forward_s) == len(t.backward_s) == len(spec.shapes) and t.forward_s[0] == t.backward_s[0] == 0
+    runs = [engine.profile_layers(layout, w, ws, x, y, 0, 60, 0.01) for _ in range(3)]
+    for t in runs:
+        assert 1e8 < 1 / t.seconds_per_tick < 1e10 and 0 < t.counter_ticks < 1000
+        assert len(t.forward_s) == len(t.backward_s) == len(spec.shapes) and t.forward_s[0] == t.backward_s[0] == 0
+        assert t.layers_s + t.remainder_s == pytest.approx(t.total_s)
+        assert t.remainder_s > -0.01 * t.total_s
+    # interference (a preempted vCPU, an interrupt) only adds time: the bounds below hold for the
+    # quietest of three runs, so one stalled region does not fail them
     for p in engine.layer_paths(spec):
-        assert t.forward_s[p.index] > 0, p
+        assert all(t.forward_s[p.index] > 0 for t in runs), p
         if p.backward == "fused":  # nothing runs: only what is left of the counter's cost
-            assert abs(t.backward_s[p.index]) < 0.01 * t.total_s, p
+            assert min(abs(t.backward_s[p.index]) / t.total_s for t in runs) < 0.01, p
         else:
-            assert t.backward_s[p.index] > 0, p
+            assert all(t.backward_s[p.index] > 0 for t in runs), p
     # the layers cover the loop: copy-in, softmax and loop overhead are a small remainder
-    assert -0.01 * t.total_s < t.remainder_s < 0.05 * t.total_s
-    assert t.layers_s + t.remainder_s == pytest.approx(t.total_s)
+    assert min(t.remainder_s / t.total_s for t in runs) < 0.05
 
 
 def test_the_profiled_loop_compiles_only_when_used():
