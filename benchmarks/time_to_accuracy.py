@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnperf.commands._args import positive_int
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TARGETS_PCT = {"medium": 1.2}  # issue 15; other networks need --target
@@ -65,16 +67,6 @@ def parse_grid(text: str) -> tuple[float, ...]:
     if not values or not all(math.isfinite(v) and v > 0 for v in values):
         raise argparse.ArgumentTypeError(f"give positive learning rates, e.g. 0.01,0.03, got {text!r}")
     return values
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
 
 
 def target_pct(text: str) -> float:

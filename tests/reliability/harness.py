@@ -40,6 +40,11 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return out
 
 
+def tree(root: Path) -> set[str]:
+    """Every path under `root`, relative (what a command left behind)."""
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
 def refused(r: subprocess.CompletedProcess, *needles: str, code: int = 2) -> str:
     """Exit `code`, exactly one line on stderr (the verb's error), no traceback or Python warning,
     and every needle in it; returns the line."""

@@ -9,11 +9,12 @@ import subprocess
 import sys
 import threading
 from functools import partial
-from pathlib import Path
 
 import pytest
 
 from cnnperf.fileio import atomic_write_bytes
+
+from .harness import refused, tree
 
 NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -25,18 +26,6 @@ def cli(*argv, env=None, umask=None, timeout=300):
     pre = (lambda: os.umask(umask)) if umask is not None else None
     return subprocess.run([sys.executable, "-m", "cnnperf", *argv], check=False, capture_output=True, text=True,
                           timeout=timeout, env=full, preexec_fn=pre)
-
-
-def refused(r, code=2) -> str:
-    """The run ended with `code`, exactly one line on stderr and no traceback; returns the line."""
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == code, r.stderr
-    assert "Traceback" not in r.stderr and len(lines) == 1, r.stderr
-    return lines[0]
-
-
-def tree(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
 # --- output files honour the umask ------------------------------------------------------------------

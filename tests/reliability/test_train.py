@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .harness import refused, tree
+
 REAL = os.environ.get("CNNPERF_DATA")
 QUIET_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # no BLAS threads
 
@@ -31,18 +33,6 @@ def cli(*argv, env=None, timeout=300):
 def popen(*argv, env=None):
     return subprocess.Popen([sys.executable, "-m", "cnnperf", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env_of(env))
-
-
-def refused(r, code=2) -> str:
-    """Exit `code`, exactly one line on stderr, no traceback; returns the line."""
-    lines = r.stderr.strip().splitlines()
-    assert r.returncode == code, r.stderr
-    assert "Traceback" not in r.stderr and len(lines) == 1, r.stderr
-    return lines[0]
-
-
-def tree(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
 @pytest.fixture
