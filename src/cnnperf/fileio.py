@@ -7,11 +7,26 @@ import json
 import os
 import stat
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from cnnperf.errors import CnnperfError
+
+
+def read_toml(path: str | os.PathLike, what: str) -> dict:
+    """The TOML document at `path` (a `what`: "network file", "profile"); a one-line CnnperfError
+    when it cannot be read or is not TOML."""
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CnnperfError(f"malformed TOML in {p}: {exc}; fix the file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CnnperfError(f"cannot read {what} {p}: {exc}") from None
+    except ValueError as exc:  # what tomllib does not wrap, e.g. an integer of over 4,300 digits
+        raise CnnperfError(f"malformed TOML in {p}: {str(exc).split(';')[0]}; fix the file") from None
 
 
 def check_writable(path: str | os.PathLike) -> Path:

@@ -170,7 +170,7 @@ BAD_PROFILE_FILES = {  # id -> (--profile value, words)
     "missing-file": ("missing.toml", ["profile file missing.toml not found", "give a TOML file"]),
     "directory-x.toml": ("x.toml", ["profile x.toml is a directory", "give a TOML file"]),
     "empty-file": ("empty.toml", ["missing 'schema_version'"]),
-    "binary-file": ("binary.toml", ["binary.toml: cannot read"]),
+    "binary-file": ("binary.toml", ["cannot read profile", "binary.toml"]),
 }
 
 

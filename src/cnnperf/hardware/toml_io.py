@@ -17,7 +17,7 @@ from pathlib import Path
 import tomli_w
 
 from cnnperf.errors import CnnperfError
-from cnnperf.fileio import atomic_write_text
+from cnnperf.fileio import atomic_write_text, read_toml
 from cnnperf.hardware import machine_model_io as machine_model
 from cnnperf.hardware.profile import (
     OVERSUBSCRIPTION,
@@ -63,14 +63,7 @@ def resolve_profile_path(name_or_path: str) -> Path:
 
 def load_profile(name_or_path: str) -> HardwareProfile:
     path = resolve_profile_path(str(name_or_path))
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise CnnperfError(f"{path}: malformed TOML ({exc}); fix the file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CnnperfError(f"{path}: cannot read ({exc})") from None
-    except ValueError as exc:  # what tomllib does not wrap, e.g. an integer of over 4,300 digits
-        raise CnnperfError(f"{path}: malformed TOML ({str(exc).split(';')[0]}); fix the file") from None
+    doc = read_toml(path, "profile")
     try:
         return profile_from_dict(doc)
     except CnnperfError as exc:

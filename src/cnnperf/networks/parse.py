@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import tomli_w
 
 from cnnperf.errors import CnnperfError
+from cnnperf.fileio import read_toml
 from cnnperf.networks.spec import AvgPool, Conv, Full, Input, MaxPool, NetworkSpec, Output
 
 _INPUT = re.compile(r"^(?:(\d+)x)?(\d+)x(\d+)$")
@@ -112,15 +112,7 @@ def spec_from_dict(doc: dict, default_name: str) -> NetworkSpec:
 
 def load_toml(path: str | Path) -> NetworkSpec:
     p = Path(path)
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise CnnperfError(f"malformed TOML in {p}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CnnperfError(f"cannot read network file {p}: {exc}") from None
-    except ValueError as exc:  # what tomllib does not wrap, e.g. an integer of over 4,300 digits
-        raise CnnperfError(f"malformed TOML in {p}: {str(exc).split(';')[0]}; fix the file") from None
-    return spec_from_dict(doc, p.stem)
+    return spec_from_dict(read_toml(p, "network file"), p.stem)
 
 
 def _layer_dict(layer) -> dict:
