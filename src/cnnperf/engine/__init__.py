@@ -24,13 +24,15 @@ _HOME = {
     "Layout": "layout", "build_layout": "layout",
     "Workspace": "store", "aligned_zeros": "store", "init_weights": "store", "layer_params": "store",
     "new_workspace": "store", "weighted_layers": "store", "dense_conv_weights": "store",
+    "WRITE_ORDERS": "store", "DEFAULT_ORDER": "store",
     "train_images": "api", "evaluate_images": "api", "forward_image": "api", "loss_and_gradient": "api",
     "loss_only": "api", "LayerTimes": "profile", "profile_layers": "profile",
     "LayerPath": "paths", "layer_paths": "paths",
 }
-__all__ = ["LayerPath", "LayerTimes", "Layout", "Workspace", "aligned_zeros", "build_layout", "dense_conv_weights",
-           "evaluate_images", "forward_image", "init_weights", "layer_params", "layer_paths", "loss_and_gradient",
-           "loss_only", "new_workspace", "profile_layers", "train_images", "weighted_layers"]
+__all__ = ["DEFAULT_ORDER", "WRITE_ORDERS", "LayerPath", "LayerTimes", "Layout", "Workspace", "aligned_zeros",
+           "build_layout", "dense_conv_weights", "evaluate_images", "forward_image", "init_weights", "layer_params",
+           "layer_paths", "loss_and_gradient", "loss_only", "new_workspace", "profile_layers", "train_images",
+           "weighted_layers"]
 
 
 def __getattr__(name: str):

@@ -63,7 +63,7 @@ def train_images(
     rows = _rows(layout, images, weights.dtype)
     e, loss = _net.run_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows,
                               _labels(layout, labels, rows, lo, hi), lo, hi, weights.dtype.type(lr), layout.activation,
-                              ws.rotate, True, *options(layout, weights, ws.gout))
+                              ws.rotate, ws.prefetch, True, *options(layout, weights, ws.gout))
     return int(e), float(loss)
 
 
@@ -73,7 +73,7 @@ def evaluate_images(layout: Layout, weights, ws: Workspace, images, labels, lo: 
     rows = _rows(layout, images, weights.dtype)
     e, loss = _net.run_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows,
                               _labels(layout, labels, rows, lo, hi), lo, hi, weights.dtype.type(0), layout.activation,
-                              ws.rotate, False, *options(layout, weights, ws.gout))
+                              ws.rotate, ws.prefetch, False, *options(layout, weights, ws.gout))
     return int(e), float(loss)
 
 
@@ -96,7 +96,7 @@ def loss_and_gradient(layout: Layout, weights: np.ndarray, image, label: int) ->
     ws = Workspace(base.act, base.delta, base.arg, base.col, base.dcol, base.grad, gout, base.bucket)
     rows = _rows(layout, np.asarray(image, dtype=np.float64)[None], np.float64)
     _, loss = _net.run_images(layout.desc, w, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows,
-                              _labels(layout, [label], rows, 0, 1), 0, 1, 1.0, layout.activation, 0.0, True,
+                              _labels(layout, [label], rows, 0, 1), 0, 1, 1.0, layout.activation, 0.0, 0, True,
                               *options(layout, w, gout))
     return float(loss), gout
 

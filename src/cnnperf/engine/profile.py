@@ -64,7 +64,7 @@ def profile_layers(layout: Layout, weights: np.ndarray, ws: Workspace, images, l
     t0, c0 = time.perf_counter(), _prof.read_cycles()
     e, loss, span = _prof.train_images_profiled(
         layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows, lab, lo, hi,
-        weights.dtype.type(lr), layout.activation, ws.rotate, ticks, *options(layout, weights, ws.gout))
+        weights.dtype.type(lr), layout.activation, ws.rotate, ws.prefetch, ticks, *options(layout, weights, ws.gout))
     c1, t1 = _prof.read_cycles(), time.perf_counter()
     per_tick = (t1 - t0) / max(int(c1 - c0), 1)
     n = hi - lo

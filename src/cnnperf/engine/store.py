@@ -37,15 +37,38 @@ class Workspace:
     gout: np.ndarray  # empty: update the weights; else receives the gradient (check path)
     bucket: np.ndarray  # int scratch: maps bucketed by arg-max pixel (sparse conv backward)
     rotate: float = 0.0  # where this worker's weight-update sweeps start (k/P for worker k of P)
+    prefetch: int = 0  # write schedule: prefetch weights for writing this many cache lines ahead (0: off;
+    # -1: the convolutions' updates as non-temporal stores)
+
+
+# write orders of worker k of P (Workspace fields), measured side by side by benchmarks/write_traffic.py
+# (README, "Write traffic on the shared weights"); new_workspace gives the default to P > 1 workers
+def _order(rotate: bool, prefetch: int):
+    """Write order of worker k of P: sweeps start k/P into each layer (else at its first weight), and
+    weights are prefetched for writing `prefetch` lines ahead (0: no prefetch, -1: non-temporal stores)."""
+    return lambda k, p: {"rotate": k / max(p, 1) if rotate else 0.0, "prefetch": prefetch}
+
+
+WRITE_ORDERS = {
+    "rotate": _order(True, 0),
+    "same-start": _order(False, 0),
+    "rotate+prefetchw": _order(True, 8),  # lines arrive owned before they are read and written
+    "same-start+prefetchw": _order(False, 8),
+    "rotate+prefetchw2": _order(True, 2),  # a shorter prefetch distance
+    "rotate+prefetchw24": _order(True, 24),  # a longer one
+    "rotate+nt": _order(True, -1),  # non-temporal stores (the convolutions' sweeps; full layers plain)
+}
+DEFAULT_ORDER = "rotate+prefetchw"  # one worker (P = 1) shares nothing: plain sweeps from the start
 
 
 def new_workspace(layout: Layout, dtype=np.float32, worker: tuple[int, int] = (0, 1)) -> Workspace:
-    """Network instance of worker k of P (`worker=(k, P)`: sets its write schedule)."""
+    """Network instance of worker k of P (`worker=(k, P)`: sets its write schedule, DEFAULT_ORDER if P > 1)."""
     def z(n: int) -> np.ndarray:
         return aligned_zeros(n, dtype)
     return Workspace(z(layout.act_size), z(layout.act_size), aligned_zeros(layout.arg_size, np.int64),
                      z(layout.col_size), z(layout.dcol_size), z(layout.grad_size), np.empty(0, dtype=dtype),
-                     aligned_zeros(layout.bucket_size, np.int64), worker[0] / max(worker[1], 1))
+                     aligned_zeros(layout.bucket_size, np.int64),
+                     **(WRITE_ORDERS[DEFAULT_ORDER](*worker) if worker[1] > 1 else {}))
 
 
 def weighted_layers(layout: Layout) -> list[int]:

@@ -12,10 +12,57 @@ from Python they raise TypeError (a wrapper-less entry point would crash the int
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+from pathlib import Path
+
 import numpy as np
 from numba import njit
+from numba.core import caching
 from numba.core.options import DefaultOptions
 from numba.core.registry import CPUDispatcher
+
+KERNELS = Path(__file__).resolve().parent
+
+
+@cache
+def source_digest(folder: Path = KERNELS) -> bytes:
+    """SHA-256 of every module in `folder` (names and contents)."""
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.digest()
+
+
+class KernelsCacheLocator:
+    """Numba's own cache locator for a kernel module, with every kernel module in the stamp that
+    invalidates a cached function. Numba stamps only the defining file, but a kernel inlines kernels
+    from other files: after an edit of update.py alone (a `git pull` of an editable install), the
+    cached loop of network.py would go on running the old update."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def get_source_stamp(self):
+        return self._inner.get_source_stamp(), source_digest()
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if Path(py_file).resolve().parent != KERNELS:
+            return None
+        for locator_class in caching.CacheImpl._locator_classes:
+            if locator_class is not cls:
+                inner = locator_class.from_function(py_func, py_file)
+                if inner is not None:
+                    return cls(inner)
+        return None
+
+
+if KernelsCacheLocator not in caching.CacheImpl._locator_classes:  # before any kernel is decorated
+    caching.CacheImpl._locator_classes.insert(0, KernelsCacheLocator)
 
 _OPTIONS = {"nogil": True, "cache": True, "fastmath": True, "error_model": "numpy"}
 if hasattr(DefaultOptions, "_nrt"):

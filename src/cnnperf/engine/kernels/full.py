@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnperf.engine.kernels.base import ZERO, U, inner_kernel
+from cnnperf.engine.kernels.update import prefetch_lines
 
 
 @inner_kernel
@@ -32,10 +33,11 @@ def full_forward(W, w_off, b_off, N, F, x, x_off, out, o_off):
 
 
 @inner_kernel
-def full_backward(W, w_off, b_off, N, F, x, x_off, dz, d_off, dx, dx_off, need_dx, lr, gout, rotate):
+def full_backward(W, w_off, b_off, N, F, x, x_off, dz, d_off, dx, dx_off, need_dx, lr, gout, rotate, prefetch):
     """Fully connected backward with the update fused, row by row: dx += dz[n] * W[n, :] with the
     old row, then W[n, :] -= lr * dz[n] * x (the weights are written once, no gradient buffer).
-    Rows start at fraction `rotate` of the layer (write scheduling, as apply_update). With a
+    Rows start at fraction `rotate` of the layer (write schedule, as apply_update); with `prefetch`
+    > 0 each row first fetches the next row's lines for writing. With a
     `gout` array (float64 check path; None otherwise, which prunes that code) the gradient goes
     there and W is left alone."""
     if need_dx:
@@ -48,6 +50,8 @@ def full_backward(W, w_off, b_off, N, F, x, x_off, dz, d_off, dx, dx_off, need_d
             n -= N
         d = dz[U(d_off + n)]
         w = w_off + n * F
+        if gout is None:
+            prefetch_lines(W, w + F if n + 1 < N else w_off, F, prefetch)
         if need_dx:
             for f in range(F):
                 dx[U(dx_off + f)] += d * W[U(w + f)]

@@ -132,8 +132,8 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
 
 
 @inline_kernel
-def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, conn, dense, extra,
-                   gout):
+def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch, conn, dense,
+                   extra, gout):
     """Backward of layer i from its output delta: input delta (not for layer 1), then its update.
     Max pooling after a convolution is fused into the convolution's backward (nothing to do here)."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
@@ -143,7 +143,7 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act
         if k == KIND_FULL:
             scale_by_derivative(delta, act, a_out, a_out + M, act_kind)
         full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr,
-                      gout, rotate)
+                      gout, rotate, prefetch)
     elif k == KIND_MAXPOOL:
         if need_dx and desc[i - 1, KIND] != KIND_CONV:  # noqa: SIM102 (`extra is None` alone is pruned by Numba)
             if extra is not None:
@@ -155,7 +155,7 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act
     elif k == KIND_CONV:
         gb = ((desc[i, N_W] + 15) // 16) * 16
         conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense)
-        apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate)
+        apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate, prefetch)
 
 
 @inline_kernel
@@ -192,8 +192,8 @@ def output_loss(desc, act, delta, labels, n):
 
 
 @kernel
-def run_images(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind, rotate, train,
-               conn, dense, extra, exact, gout):
+def run_images(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind, rotate,
+               prefetch, train, conn, dense, extra, exact, gout):
     """Per-image SGD over images[lo:hi] (rows are flattened images), or with `train` False the
     forward only. Returns (errors, loss sum). One entry for both, so a run compiles one function.
 
@@ -213,6 +213,6 @@ def run_images(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels
         errors += pred != labels[n]
         if train:
             for i in range(L - 1, 0, -1):
-                backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, conn, dense,
-                               extra, gout)
+                backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch,
+                               conn, dense, extra, gout)
     return errors, loss

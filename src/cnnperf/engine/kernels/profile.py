@@ -42,7 +42,7 @@ def counter_cost(n):
 
 @kernel
 def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind,
-                          rotate, ticks, conn, dense, extra, exact, gout):
+                          rotate, prefetch, ticks, conn, dense, extra, exact, gout):
     """`train_images` (the same last arguments) with ticks[i, 0] += forward ticks of layer i,
     ticks[i, 1] += backward (+ update) ticks. Returns (errors, loss sum, ticks from the first image's start to
     the last one's end)."""
@@ -60,7 +60,7 @@ def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, bucket, ima
         errors += pred != labels[n]
         for i in range(L - 1, 0, -1):
             t0 = _cycles()
-            backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, conn, dense,
-                           extra, gout)
+            backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch,
+                           conn, dense, extra, gout)
             ticks[i, 1] += _cycles() - t0
     return errors, loss, _cycles() - start

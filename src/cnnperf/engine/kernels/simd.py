@@ -193,3 +193,30 @@ def vsum(typingctx, v):
             x = builder.fadd(x, hi, flags=_EXACT)
         return builder.extract_element(x, ir.Constant(ir.IntType(32), 0))
     return v.dtype(v), codegen
+
+
+@intrinsic
+def prefetch_write(typingctx, ary, offset):
+    """Fetch the cache line holding ary[offset] for writing (PREFETCHW where the CPU has it, else a
+    read prefetch): the line arrives owned, so a read followed by a write of it costs one coherence
+    transaction instead of two. Never faults (an address past the array is harmless)."""
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(builder.gep(data, [args[1]]), i8p), i32(1), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.void(ary, offset), codegen
+
+
+@intrinsic
+def vstore_nt(typingctx, ary, offset, v):
+    """ary[offset : offset + 16] = v as a non-temporal store (the line goes to memory, out of every
+    cache); `offset` must be 64-byte aligned."""
+    def codegen(context, builder, sig, args):
+        store = builder.store(args[2], _vector_pointer(context, builder, sig.args[0], args[0], args[1], LANES))
+        store.align = 64
+        store.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+    return types.none(ary, offset, v), codegen

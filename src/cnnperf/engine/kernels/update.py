@@ -1,18 +1,58 @@
-"""The once-per-layer write of an update into the shared weights (write scheduling)."""
+"""The once-per-layer write of an update into the (shared) weights, and its write schedule."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from cnnperf.engine.kernels.base import U, inner_kernel
+from cnnperf.engine.kernels.base import U, inline_kernel, inner_kernel
+from cnnperf.engine.kernels.simd import prefetch_write, vfma, vload, vsplat, vstore_nt
+
+LINE = 16  # floats per 64-byte cache line (fp32; the float64 check path never writes W)
+CHUNK = 8 * LINE  # weights written between two rounds of prefetches
+
+
+@inline_kernel
+def prefetch_lines(W, first, n, on):
+    """With `on` > 0, prefetch for writing the lines holding W[first : first + n]."""
+    if on > 0:
+        for j in range(first, first + n + LINE - 1, LINE):
+            prefetch_write(W, U(j))
+
+
+@inline_kernel
+def sweep_nt(W, w_off, lo, hi, grad, lr):
+    """W[w_off + i] -= lr * grad[i] for i in [lo, hi) with non-temporal stores of whole lines
+    (w_off + lo on a line), the tail of the last line as plain stores."""
+    step = vsplat(W, -lr)
+    full = lo + (hi - lo) // LINE * LINE
+    for i in range(lo, full, LINE):
+        vstore_nt(W, U(w_off + i), vfma(vload(W, U(w_off + i)), step, vload(grad, U(i))))
+    for i in range(full, hi):
+        W[U(w_off + i)] -= lr * grad[U(i)]
+
+
+@inline_kernel
+def sweep(W, w_off, lo, hi, grad, lr, prefetch):
+    """W[w_off + i] -= lr * grad[i] for i in [lo, hi), in chunks of CHUNK weights, each chunk
+    prefetching for writing the lines `prefetch` lines ahead of it (-1: non-temporal stores)."""
+    if prefetch < 0:
+        sweep_nt(W, w_off, lo, hi, grad, lr)
+        return
+    for c0 in range(lo, hi, CHUNK):
+        c1 = min(c0 + CHUNK, hi)
+        prefetch_lines(W, w_off + c0 + prefetch * LINE, c1 - c0, prefetch)
+        for i in range(c0, c1):
+            W[U(w_off + i)] -= lr * grad[U(i)]
 
 
 @inner_kernel
-def apply_update(W, w_off, b_off, n_w, n_b, grad, gb, lr, gout, rotate):
+def apply_update(W, w_off, b_off, n_w, n_b, grad, gb, lr, gout, rotate, prefetch):
     """Write one layer's update into the (shared) weights: W -= lr * grad, once per weight.
 
-    Write scheduling: the sweep starts at fraction `rotate` of the block (worker k of P uses
-    k/P), so workers updating the same layer at the same moment write different cache lines.
+    Write schedule: the sweep starts at fraction `rotate` of the block, on a cache line (worker k
+    of P uses k/P), so workers updating the same layer at the same moment write different lines;
+    with `prefetch` > 0 every chunk fetches the lines that many lines ahead for writing first,
+    with -1 whole lines are written by non-temporal stores (they leave every cache).
     With a `gout` array (float64 check path; None otherwise) the gradient is stored there instead.
     """
     if gout is not None:
@@ -21,10 +61,8 @@ def apply_update(W, w_off, b_off, n_w, n_b, grad, gb, lr, gout, rotate):
         for i in range(n_b):
             gout[U(b_off + i)] = grad[U(gb + i)]
         return
-    start = (np.int64(rotate * n_w) // 16) * 16
-    for i in range(start, n_w):
-        W[U(w_off + i)] -= lr * grad[U(i)]
-    for i in range(start):
-        W[U(w_off + i)] -= lr * grad[U(i)]
+    start = (np.int64(rotate * n_w) // LINE) * LINE
+    sweep(W, w_off, start, n_w, grad, lr, prefetch)
+    sweep(W, w_off, 0, start, grad, lr, prefetch)
     for i in range(n_b):
         W[U(b_off + i)] -= lr * grad[U(gb + i)]
