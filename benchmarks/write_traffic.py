@@ -101,10 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=0, help="images per measurement (default: per net)")
     ap.add_argument("--orders", default="", help="comma-separated subset of the write orders (default: all)")
     args = ap.parse_args(argv)
-    p = usable_cores()
-    if p < 2:
-        print("write_traffic: needs at least 2 usable cores", file=sys.stderr)
-        return 2
     orders = args.orders.split(",") if args.orders else list(engine.WRITE_ORDERS)
     unknown = sorted(set(orders) - set(engine.WRITE_ORDERS))
     if unknown:
@@ -112,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     orders = [DEFAULT] + [o for o in orders if o != DEFAULT]
+    p = usable_cores()
+    if p < 2:
+        print("write_traffic: needs at least 2 usable cores (nothing is shared on one)", file=sys.stderr)
+        return 2
     print(f"CPU: {os.uname().machine}, {p} usable cores; orders: {', '.join(orders)}")
     for net in args.nets.split(","):
         report(net, p, measure(net, p, args.repeat, args.images or IMAGES[net], orders))

@@ -6,7 +6,8 @@ cache compile, the kernels when first touched. The API the CHAOS trainer uses:
 
 - `build_layout(spec)` -> `Layout` (offsets; pure NumPy)
 - `init_weights(layout, seed, dtype)` -> the shared weight store (flat, 64-byte aligned blocks)
-- `new_workspace(layout, dtype)` -> one worker's network instance (private buffers)
+- `new_workspace(layout, dtype, worker=(k, P))` -> one worker's network instance (private buffers;
+  worker k of P > 1 writes the shared weights in `DEFAULT_ORDER`, one of `WRITE_ORDERS`)
 - `train_images(layout, weights, ws, images, labels, lo, hi, lr)` -> (errors, loss sum)
 - `evaluate_images(layout, weights, ws, images, labels, lo, hi)` -> (errors, loss sum)
 - `forward_image`, `loss_and_gradient`, `loss_only` (float64 check path), `layer_params`,
