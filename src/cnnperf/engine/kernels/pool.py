@@ -4,7 +4,7 @@ fused into the convolution's backward: `conv_backward_sparse`, `wide_delta_spars
 
 from __future__ import annotations
 
-from cnnperf.engine.kernels.base import ZERO, U, inner_kernel
+from cnnperf.engine.kernels.base import ONE, ZERO, U, inline_kernel, inner_kernel
 
 
 @inner_kernel
@@ -56,10 +56,31 @@ def maxpool_backward(dout, o_off, M, Q, arg, g_off, H, dx, dx_off):
             dx[U(dx_off + m * H * H + arg[U(g_off + m * Q * Q + q)])] += dout[o_off + m * Q * Q + q]
 
 
+@inline_kernel
+def reciprocal_area(out, i, S):
+    """1 / (S*S) in the dtype of `out`, whose item i (written later) it zeroes to get that dtype: a
+    division per pooled pixel (in float64, from the integer S*S) cost more than the sums."""
+    out[U(i)] = ZERO
+    zero = out[U(i)]
+    n = zero
+    for _ in range(S * S):
+        n += ONE
+    return (zero + ONE) / n
+
+
 @inner_kernel
 def avgpool_forward(x, x_off, M, H, S, out, o_off):
     """Non-overlapping S x S average pooling."""
     Q = H // S
+    inv = reciprocal_area(out, o_off, S)
+    if S == 2:  # stride-2 rows: LLVM vectorises the interleaved loads
+        for m in range(M):
+            for qy in range(Q):
+                r, o = x_off + m * H * H + 2 * qy * H, o_off + m * Q * Q + qy * Q
+                for qx in range(Q):
+                    out[U(o + qx)] = ((x[U(r + 2 * qx)] + x[U(r + 2 * qx + 1)])
+                                      + (x[U(r + H + 2 * qx)] + x[U(r + H + 2 * qx + 1)])) * inv
+        return
     for m in range(M):
         base = x_off + m * H * H
         for qy in range(Q):
@@ -69,17 +90,29 @@ def avgpool_forward(x, x_off, M, H, S, out, o_off):
                 for dy in range(S):
                     for dx in range(S):
                         s += x[U(i0 + dy * H + dx)]
-                out[U(o_off + m * Q * Q + qy * Q + qx)] = s / (S * S)
+                out[U(o_off + m * Q * Q + qy * Q + qx)] = s * inv
 
 
 @inner_kernel
 def avgpool_backward(dout, o_off, M, Q, S, dx, dx_off):
     """dx[m, y, x] = dout[m, y // S, x // S] / (S*S) (every input pixel written once)."""
     H = Q * S
+    inv = reciprocal_area(dx, dx_off, S)
+    if S == 2:  # stride-2 rows: LLVM vectorises the interleaved stores
+        for m in range(M):
+            for qy in range(Q):
+                r, o = dx_off + m * H * H + 2 * qy * H, o_off + m * Q * Q + qy * Q
+                for qx in range(Q):
+                    g = dout[U(o + qx)] * inv
+                    dx[U(r + 2 * qx)] = g
+                    dx[U(r + 2 * qx + 1)] = g
+                    dx[U(r + H + 2 * qx)] = g
+                    dx[U(r + H + 2 * qx + 1)] = g
+        return
     for m in range(M):
         for qy in range(Q):
             for qx in range(Q):
-                g = dout[U(o_off + m * Q * Q + qy * Q + qx)] / (S * S)
+                g = dout[U(o_off + m * Q * Q + qy * Q + qx)] * inv
                 i0 = dx_off + m * H * H + qy * S * H + qx * S
                 for dy in range(S):
                     for ddx in range(S):
