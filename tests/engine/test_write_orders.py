@@ -1,4 +1,4 @@
-"""Write orders on the shared weights (issue 15, item 2): prefetching and non-temporal stores change
+"""Write orders on the shared weights (issue 15, item 2): prefetching for writing changes
 how each weight is written, never what is written (one worker trains bit-identically); where the
 sweeps start changes only the order of the full layers' input-delta sums."""
 
@@ -27,7 +27,7 @@ def _train(layout, x, y, **order):
 
 
 @pytest.mark.parametrize("notation", NETS)
-def test_prefetching_and_non_temporal_stores_train_bit_identically_to_plain_sweeps(notation):
+def test_prefetching_trains_bit_identically_to_plain_sweeps(notation):
     layout = engine.build_layout(parse_notation(notation))
     x, y = _data(24)
     for k in range(3):  # each worker's start of the sweeps

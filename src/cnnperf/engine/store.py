@@ -37,15 +37,14 @@ class Workspace:
     gout: np.ndarray  # empty: update the weights; else receives the gradient (check path)
     bucket: np.ndarray  # int scratch: maps bucketed by arg-max pixel (sparse conv backward)
     rotate: float = 0.0  # where this worker's weight-update sweeps start (k/P for worker k of P)
-    prefetch: int = 0  # write schedule: prefetch weights for writing this many cache lines ahead (0: off;
-    # -1: the convolutions' updates as non-temporal stores)
+    prefetch: int = 0  # write schedule: prefetch weights for writing this many cache lines ahead (0: off)
 
 
 # write orders of worker k of P (Workspace fields), measured side by side by benchmarks/write_traffic.py
 # (README, "Write traffic on the shared weights"); new_workspace gives the default to P > 1 workers
 def _order(rotate: bool, prefetch: int):
     """Write order of worker k of P: sweeps start k/P into each layer (else at its first weight), and
-    weights are prefetched for writing `prefetch` lines ahead (0: no prefetch, -1: non-temporal stores)."""
+    weights are prefetched for writing `prefetch` lines ahead (0: no prefetch)."""
     return lambda k, p: {"rotate": k / max(p, 1) if rotate else 0.0, "prefetch": prefetch}
 
 
@@ -56,7 +55,6 @@ WRITE_ORDERS = {
     "same-start+prefetchw": _order(False, 8),
     "rotate+prefetchw2": _order(True, 2),  # a shorter prefetch distance
     "rotate+prefetchw24": _order(True, 24),  # a longer one
-    "rotate+nt": _order(True, -1),  # non-temporal stores (the convolutions' sweeps; full layers plain)
 }
 DEFAULT_ORDER = "rotate+prefetchw"  # one worker (P = 1) shares nothing: plain sweeps from the start
 

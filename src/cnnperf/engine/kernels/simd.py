@@ -209,14 +209,3 @@ def prefetch_write(typingctx, ary, offset):
         return context.get_dummy_value()
     return types.void(ary, offset), codegen
 
-
-@intrinsic
-def vstore_nt(typingctx, ary, offset, v):
-    """ary[offset : offset + 16] = v as a non-temporal store (the line goes to memory, out of every
-    cache); `offset` must be 64-byte aligned."""
-    def codegen(context, builder, sig, args):
-        store = builder.store(args[2], _vector_pointer(context, builder, sig.args[0], args[0], args[1], LANES))
-        store.align = 64
-        store.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
-        return context.get_dummy_value()
-    return types.none(ary, offset, v), codegen

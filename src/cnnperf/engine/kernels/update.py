@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnperf.engine.kernels.base import U, inline_kernel, inner_kernel
-from cnnperf.engine.kernels.simd import prefetch_write, vfma, vload, vsplat, vstore_nt
+from cnnperf.engine.kernels.simd import prefetch_write
 
 LINE = 16  # floats per 64-byte cache line (fp32; the float64 check path never writes W)
 CHUNK = 8 * LINE  # weights written between two rounds of prefetches
@@ -20,24 +20,9 @@ def prefetch_lines(W, first, n, on):
 
 
 @inline_kernel
-def sweep_nt(W, w_off, lo, hi, grad, lr):
-    """W[w_off + i] -= lr * grad[i] for i in [lo, hi) with non-temporal stores of whole lines
-    (w_off + lo on a line), the tail of the last line as plain stores."""
-    step = vsplat(W, -lr)
-    full = lo + (hi - lo) // LINE * LINE
-    for i in range(lo, full, LINE):
-        vstore_nt(W, U(w_off + i), vfma(vload(W, U(w_off + i)), step, vload(grad, U(i))))
-    for i in range(full, hi):
-        W[U(w_off + i)] -= lr * grad[U(i)]
-
-
-@inline_kernel
 def sweep(W, w_off, lo, hi, grad, lr, prefetch):
     """W[w_off + i] -= lr * grad[i] for i in [lo, hi), in chunks of CHUNK weights, each chunk
-    prefetching for writing the lines `prefetch` lines ahead of it (-1: non-temporal stores)."""
-    if prefetch < 0:
-        sweep_nt(W, w_off, lo, hi, grad, lr)
-        return
+    prefetching for writing the lines `prefetch` lines ahead of it."""
     for c0 in range(lo, hi, CHUNK):
         c1 = min(c0 + CHUNK, hi)
         prefetch_lines(W, w_off + c0 + prefetch * LINE, c1 - c0, prefetch)
@@ -51,8 +36,7 @@ def apply_update(W, w_off, b_off, n_w, n_b, grad, gb, lr, gout, rotate, prefetch
 
     Write schedule: the sweep starts at fraction `rotate` of the block, on a cache line (worker k
     of P uses k/P), so workers updating the same layer at the same moment write different lines;
-    with `prefetch` > 0 every chunk fetches the lines that many lines ahead for writing first,
-    with -1 whole lines are written by non-temporal stores (they leave every cache).
+    with `prefetch` > 0 every chunk fetches the lines that many lines ahead for writing first.
     With a `gout` array (float64 check path; None otherwise) the gradient is stored there instead.
     """
     if gout is not None:
@@ -62,7 +46,7 @@ def apply_update(W, w_off, b_off, n_w, n_b, grad, gb, lr, gout, rotate, prefetch
             gout[U(b_off + i)] = grad[U(gb + i)]
         return
     start = (np.int64(rotate * n_w) // LINE) * LINE
-    sweep(W, w_off, start, n_w, grad, lr, prefetch)
-    sweep(W, w_off, 0, start, grad, lr, prefetch)
+    for part in range(2):  # [start, n_w), then [0, start): one loop, so the sweep is compiled once
+        sweep(W, w_off, start if part == 0 else 0, n_w if part == 0 else start, grad, lr, prefetch)
     for i in range(n_b):
         W[U(b_off + i)] -= lr * grad[U(gb + i)]
