@@ -26,6 +26,11 @@ TINY = {
     # random connection tables: dense delta (under average pooling) and under max pooling
     "random-dense-dx": "1x9x9-3C2-AP2-4C3r2-4N-3N",
     "random-pooled-dx": "1x12x12-4C3-6C3r2-MP2-5N-3N",
+    # a convolution whose kernel covers its input (1x1 output: backward as a fully connected layer),
+    # with an input delta after average or max pooling, and as layer 1 on a two-map image
+    "whole-map-conv-dx": "1x8x8-2C3-AP2-4C3-3N",
+    "whole-map-conv-before-full": "1x10x10-3C3-MP2-5C4-4N-3N",
+    "whole-map-conv-first": "2x5x5-4C5-3N",
 }
 
 # Connection tables given explicitly: rows of different lengths, an input map no output map

@@ -12,10 +12,10 @@ im2col + tiled GEMM over the connected map pairs), "maxpool2" (2x2, unrolled), "
 + long dot products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and
 input delta from the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max
 pixels, wide windows) / "conv_table_dense", "full" / "output" (input delta with the update
-fused row by row), "maxpool" (dense scatter of the delta, when its input is not a
-convolution), "avgpool" (the delta spread over each window), "fused" (max pooling after a
-convolution: done inside the convolution's backward), "none" (nothing runs: pooling on the
-image).
+fused row by row; also a convolution whose kernel covers its input, `ConvPath.whole`),
+"maxpool" (dense scatter of the delta, when its input is not a convolution), "avgpool" (the
+delta spread over each window), "fused" (max pooling after a convolution: done inside the
+convolution's backward), "none" (nothing runs: pooling on the image).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class ConvPath:
     direct: bool  # one input map at layer 1: wide direct convolution, no im2col
     pooled: bool  # followed by max pooling: the backward visits only the arg-max pixels
     table: bool  # a connection table that leaves some (output, input) map pairs unconnected
+    whole: bool = False  # im2col, the kernel covering the input (1x1 output): backward as a full layer
 
 
 def conv_path(shapes: tuple[LayerShape, ...], i: int) -> ConvPath:
@@ -43,7 +44,8 @@ def conv_path(shapes: tuple[LayerShape, ...], i: int) -> ConvPath:
     nxt = shapes[i + 1] if i + 1 < len(shapes) else None
     direct = i == 1 and prev.maps == 1  # one input map: every table is complete
     table = not direct and bool(s.table) and s.connected < s.maps * prev.maps
-    return ConvPath(direct, nxt is not None and nxt.kind == "maxpool", table)
+    pooled = nxt is not None and nxt.kind == "maxpool"
+    return ConvPath(direct, pooled, table, s.size == 1 and not (direct or pooled or table))
 
 
 def padded(n: int) -> int:
@@ -141,6 +143,9 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
         return LayerPath(i, "conv", "conv_table", "conv_table_dense", need_dx, need_dx, *shape, lanes, lanes,
                          lanes if need_dx else 0, useful_fwd, useful_bwd, s.weights, FLOAT_BYTES * C * KK * Pp,
                          FLOAT_BYTES * C * KK * Pp if need_dx else 0, 0)
+    if path.whole:  # one output pixel: the gradient is an outer product, fused with the update row by row
+        return LayerPath(i, "conv", "conv_gemm", "full", need_dx, False, *shape, M * F, M * F, M * F if need_dx else 0,
+                         useful_fwd, useful_bwd, s.weights, FLOAT_BYTES * F, 0, 0)
     dcol_rows = min(P, M * rows) if need_dx else 0
     return LayerPath(i, "conv", "conv_gemm", f"conv_gemm_{suffix}", need_dx, need_dx, *shape, M * P * F, M * rows * F,
                      M * rows * F if need_dx else 0, useful_fwd, useful_bwd, s.weights, FLOAT_BYTES * P * F,

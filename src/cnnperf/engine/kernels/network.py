@@ -153,9 +153,14 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act
             if extra is not None:
                 avgpool_backward(delta, a_out, M, O, K, delta, a_in)
     elif k == KIND_CONV:
-        gb = ((desc[i, N_W] + 15) // 16) * 16
-        conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense)
-        apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate, prefetch)
+        if O == 1 and not (desc[i, DIRECT] or desc[i, POOLED] or desc[i, TABLE]):  # paths.ConvPath.whole
+            scale_by_derivative(delta, act, a_out, a_out + M, act_kind)  # a fully connected layer on the maps
+            full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr,
+                          gout, rotate, prefetch)
+        else:
+            gb = ((desc[i, N_W] + 15) // 16) * 16
+            conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense)
+            apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate, prefetch)
 
 
 @inline_kernel
