@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnperf.commands._args import positive_int
+from cnnperf.commands._args import positive_float, positive_int
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -61,10 +61,11 @@ class Run:
 def parse_grid(text: str) -> tuple[float, ...]:
     """'0.01,0.03,0.1' -> (0.01, 0.03, 0.1): positive finite learning rates."""
     try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"learning rates must be numbers separated by commas, got {text!r}") from None
-    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        values = tuple(positive_float(v) for v in text.split(",") if v.strip())
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"give positive learning rates separated by commas, e.g. 0.01,0.03 "
+                                         f"({exc})") from None
+    if not values:
         raise argparse.ArgumentTypeError(f"give positive learning rates, e.g. 0.01,0.03, got {text!r}")
     return values
 

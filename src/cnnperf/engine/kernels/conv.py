@@ -155,6 +155,17 @@ def chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n, w
         segment_sums_1(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
 
 
+@inline_kernel
+def sums_by_chunks(x, rows, r0, d, d0, start, s0, R, n_seg, out, stride, cols, Fp, ch):
+    """chunk_sums over the columns [0, Fp), chunk by chunk (chunk_width): segment sg's sums go to
+    out[sg*stride + c] for the columns c < cols."""
+    f0 = 0
+    while f0 < Fp:
+        width = chunk_width(f0, Fp, ch)
+        chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, f0, stride, cols - f0, width)
+        f0 += width
+
+
 @inner_kernel
 def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g_off, kind, col, c_off, grad, gb, dcol,
                          need_dx, bucket, ch_g, ch_d):
@@ -177,11 +188,7 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g
             bucket[U(m * Q + q)] = c_off + a * Fs
         grad[U(gb + m)] = s
     # the gradient, chunk by chunk: every map's rows of the chunk (col[:, chunk] stays in L1)
-    f0 = 0
-    while f0 < Fp:
-        width = chunk_width(f0, Fp, ch_g)
-        chunk_sums(col, bucket, 0, dpool, p_off, bucket, 0, Q, M, f0, grad, f0, F, F - f0, width)
-        f0 += width
+    sums_by_chunks(col, bucket, 0, dpool, p_off, bucket, 0, Q, M, grad, F, F, Fp, ch_g)
     if not need_dx:
         return
     # bucket the maps by arg-max pixel: start[p], then the entries (weight row, delta) in pixel order
@@ -203,11 +210,7 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g
     for p in range(P, 0, -1):
         bucket[U(st + p)] = bucket[U(st + p - 1)]
     bucket[U(st)] = 0
-    f0 = 0
-    while f0 < Fp:
-        width = chunk_width(f0, Fp, ch_d)
-        chunk_sums(W, bucket, ent, dcol, dv, bucket, st, 0, P, f0, dcol, f0, Fs, width, width)
-        f0 += width
+    sums_by_chunks(W, bucket, ent, dcol, dv, bucket, st, 0, P, dcol, Fs, Fp, Fp, ch_d)
 
 
 @inner_kernel
@@ -222,11 +225,7 @@ def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol
             s += dz[U(z_off + m * P + p)]
             bucket[U(m * P + p)] = c_off + p * Fs
         grad[U(gb + m)] = s
-    f0 = 0
-    while f0 < Fp:
-        width = chunk_width(f0, Fp, ch_g)
-        chunk_sums(col, bucket, 0, dz, z_off, bucket, 0, P, M, f0, grad, f0, F, F - f0, width)
-        f0 += width
+    sums_by_chunks(col, bucket, 0, dz, z_off, bucket, 0, P, M, grad, F, F, Fp, ch_g)
     if not need_dx:
         return
     dt, wr = P * Fs, M * P
@@ -234,11 +233,7 @@ def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol
         for m in range(M):
             bucket[U(wr + p * M + m)] = w_off + m * F
             dcol[U(dt + p * M + m)] = dz[U(z_off + m * P + p)]
-    f0 = 0
-    while f0 < Fp:
-        width = chunk_width(f0, Fp, ch_d)
-        chunk_sums(W, bucket, wr, dcol, dt, bucket, 0, M, P, f0, dcol, f0, Fs, width, width)
-        f0 += width
+    sums_by_chunks(W, bucket, wr, dcol, dt, bucket, 0, M, P, dcol, Fs, Fp, Fp, ch_d)
 
 
 @inner_kernel
