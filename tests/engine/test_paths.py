@@ -17,9 +17,9 @@ def test_medium_hand_checked():
     c1, m2, c3, m4, f5, o6 = (p[i] for i in range(1, 7))
     assert (c1.forward, c1.backward, c1.input_delta, c1.col2im) == ("conv_direct", "conv_direct_pooled", False, False)
     assert (c1.C, c1.H, c1.K, c1.M, c1.O, c1.S, c1.Q, c1.F) == (1, 29, 4, 20, 26, 2, 13, 16)
-    J = 25 * 29 + 26  # wide row: (O-1)*H + O
-    assert c1.macs_forward == c1.macs_gradient == 20 * 16 * J and c1.macs_input_delta == 0
-    assert (c1.col_bytes, c1.wide_bytes, c1.weights_written) == (0, 4 * 20 * J, 340)
+    rows = 26 * 32  # 26 output rows of 26 pixels, each 32 lanes (padded to 16)
+    assert c1.macs_forward == c1.macs_gradient == 20 * 16 * rows and c1.macs_input_delta == 0
+    assert (c1.col_bytes, c1.wide_bytes, c1.weights_written) == (0, 4 * 20 * rows, 340)
     assert (m2.forward, m2.backward, m2.K, m2.O) == ("maxpool2", "fused", 2, 13)
     assert (c3.forward, c3.backward, c3.input_delta, c3.col2im) == ("conv_gemm", "conv_gemm_pooled", True, True)
     assert (c3.C, c3.H, c3.K, c3.M, c3.O, c3.S, c3.Q, c3.F) == (20, 13, 5, 40, 9, 3, 3, 500)

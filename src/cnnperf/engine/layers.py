@@ -5,8 +5,8 @@ from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backwa
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
     conv_grad_direct,
-    wide_delta_dense,
-    wide_delta_sparse,
+    row_delta_dense,
+    row_delta_sparse,
 )
 from cnnperf.engine.kernels.full import full_backward, full_forward
 from cnnperf.engine.kernels.gemm import gemm_bias_nt, im2col
@@ -15,4 +15,4 @@ from cnnperf.engine.kernels.update import apply_update
 
 __all__ = ["apply_update", "col2im", "conv_backward_dense", "conv_backward_sparse", "conv_forward_direct",
            "conv_grad_direct", "full_backward", "full_forward", "gemm_bias_nt", "im2col", "maxpool_backward",
-           "maxpool_forward", "wide_delta_dense", "wide_delta_sparse"]
+           "maxpool_forward", "row_delta_dense", "row_delta_sparse"]

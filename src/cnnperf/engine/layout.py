@@ -74,8 +74,8 @@ def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
     scratch) of conv layer i."""
     s, prev = shapes[i], shapes[i - 1]
     P, KK = s.size * s.size, s.kernel * s.kernel
-    if path.direct:  # the "wide" output rows of the direct convolution
-        return _align(s.maps * ((s.size - 1) * prev.size + s.size)) + SLACK, 0, 0
+    if path.direct:  # the delta in rows of padded(O) floats (the forward writes the outputs directly)
+        return _align(s.maps * s.size * padded(s.size)) + SLACK, 0, 0
     if path.table:  # transposed im2col; scratch: padded output / delta + dcolT, or one map's windows, or kernel rows
         Pp, rows = padded(P), s.kernel * ((s.kernel + 7) // 8) * 8
         windows = padded((s.kernel - 1) * prev.size + s.kernel) * (max(len(r) for r in s.table) + 1)

@@ -5,11 +5,11 @@ numbers a per-layer cost model needs. Pure Python (no Numba, no NumPy arrays).
 answer into the descriptor table (DIRECT, POOLED, TABLE), `layer_paths` describes it. Sizes are
 counts per image; bytes are float32 (the training dtype).
 
-Path names. Forward: "conv_direct" (first layer on a one-map image: wide direct convolution),
+Path names. Forward: "conv_direct" (first layer on a one-map image: register-tiled direct convolution),
 "conv_gemm" (im2col + 4x4 register-blocked GEMM), "conv_table" (connection table: transposed
 im2col + tiled GEMM over the connected map pairs), "maxpool2" (2x2, unrolled), "maxpool",
-"avgpool", "full", "output". Backward: "conv_direct_pooled" / "conv_direct_dense" (wide delta
-+ long dot products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and
+"avgpool", "full", "output". Backward: "conv_direct_pooled" / "conv_direct_dense" (delta rows
++ register-tiled dot products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and
 input delta from the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max
 pixels, wide windows) / "conv_table_dense", "full" / "output" (input delta with the update
 fused row by row; also a convolution whose kernel covers its input, `ConvPath.whole`),
@@ -32,7 +32,7 @@ FLOAT_BYTES = 4
 class ConvPath:
     """The kernel choice of one convolution layer (the descriptor flags DIRECT, POOLED, TABLE)."""
 
-    direct: bool  # one input map at layer 1: wide direct convolution, no im2col
+    direct: bool  # one input map at layer 1: direct convolution, no im2col
     pooled: bool  # followed by max pooling: the backward visits only the arg-max pixels
     table: bool  # a connection table that leaves some (output, input) map pairs unconnected
     whole: bool = False  # im2col, the kernel covering the input (1x1 output): backward as a full layer
@@ -70,15 +70,15 @@ class LayerPath:
     0 without) or, for a pooling layer, its own window and output size; F: fan-in (inputs per
     neuron; the largest with a table); connections: connected (output, input) map pairs (M*C
     when full). macs_forward / macs_gradient / macs_input_delta: multiply-adds the kernels
-    execute, vector lanes included (the direct convolution runs over wide rows of
-    J = (O-1)*H + O columns; the table kernels over Pp = O*O rounded up to 16 pixels, and under
+    execute, vector lanes included (the direct convolution runs over output rows of
+    padded(O) lanes, forward and gradient; the table kernels over Pp = O*O rounded up to 16 pixels, and under
     pooling over windows of (K-1)*H + K rounded up to 16 for the gradient and K rows of 8-lane
     vectors, ceil(K/8) per row, for the input delta); useful_macs_forward / _backward: the
     multiply-adds the layer needs (connected maps, O*O pixels; under max pooling Q*Q arg-max
     pixels per map; no input delta for layer 1). weights_written: floats of shared weights
     written (the update). col_bytes: the im2col matrix written forward (transposed for a table);
     dcol_bytes: the column gradient written backward and read by col2im (under pooling at most
-    the rows that receive a delta); wide_bytes: the direct convolution's wide rows, or a pooled
+    the rows that receive a delta); wide_bytes: the direct convolution's delta rows, or a pooled
     table layer's kernels laid out in 8-lane rows.
     """
 
@@ -128,10 +128,10 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
     useful_bwd = n * KK * rows * (2 if need_dx else 1)
     suffix = "pooled" if path.pooled else "dense"
     shape = (C, H, K, M, O, S, Q, F, n, s.weights, s.neurons)
-    if path.direct:
-        J = (O - 1) * H + O
+    if path.direct:  # output rows of padded(O) lanes, forward and gradient
+        lanes = M * KK * O * padded(O)
         return LayerPath(i, "conv", "conv_direct", f"conv_direct_{suffix}", False, False, *shape,
-                         M * KK * J, M * KK * J, 0, useful_fwd, useful_bwd, s.weights, 0, 0, FLOAT_BYTES * M * J)
+                         lanes, lanes, 0, useful_fwd, useful_bwd, s.weights, 0, 0, FLOAT_BYTES * M * O * padded(O))
     if path.table:
         Pp = padded(P)
         if path.pooled:  # gradient: 16-lane windows of (K-1)*H + K inputs; input delta: kernel rows of 8-lane vectors

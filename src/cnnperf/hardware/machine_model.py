@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from cnnperf.engine.paths import LayerPath, layer_paths
+from cnnperf.engine.paths import LayerPath, layer_paths, padded
 from cnnperf.errors import CnnperfError
 
 KINDS = ("kernel-cost", "op-count")
@@ -32,11 +32,6 @@ def _vec(n: int, lanes: int) -> int:
     return -(-n // lanes) * lanes
 
 
-def _wide(lp: LayerPath) -> int:
-    """Columns of the direct convolution's wide rows, J = (O-1) H + O."""
-    return (lp.O - 1) * lp.H + lp.O
-
-
 def features(direction: str, lp: LayerPath, lanes: int, l2_bytes: int = 0) -> dict[str, float]:
     """The candidate cost features of one layer's kernel in `direction` ("forward"/"backward").
     `l2_bytes`: the core's L2; a layer whose weights do not fit there streams them from further
@@ -47,13 +42,11 @@ def features(direction: str, lp: LayerPath, lanes: int, l2_bytes: int = 0) -> di
     f: dict[str, float] = {"one": 1.0}
     path = lp.forward if direction == "forward" else lp.backward
     spill = 1.0 if l2_bytes and FLOAT_BYTES * lp.weights > l2_bytes else 0.0
-    if path.startswith("conv_direct"):
-        J = _wide(lp)
-        f.update(macs=M * K * K * J, macs_vec=M * K * K * _vec(J, lanes), wide=M * J, outputs=M * P,
+    if path.startswith("conv_direct"):  # rows of padded(O) lanes; tiles of 4 maps (2 on AVX2) x 4 vectors / taps
+        Os, mt = padded(O), 4 if lanes >= 16 else 2
+        f.update(macs=M * K * K * O * O, macs_vec=M * K * K * O * Os, rows=M * O * Os, outputs=M * P,
                  pooled=M * Q * Q)
-        if direction == "forward":  # taps go in groups of 4, then one by one: passes over the wide rows
-            f["passes"] = M * K * (K // 4 + K % 4) * _vec(J, lanes)
-            f["loops"] = M * K * (K // 4 + K % 4) + M * O  # loop starts: one per pass, one per output row
+        f["tiles"] = -(-M // mt) * (-(-O * Os // (4 * lanes)) if direction == "forward" else -(-K * K // 4))
     elif path == "conv_gemm":
         rem = ((M % 4) * P + (M - M % 4) * (P % 4)) * F
         f.update(macs=M * P * F, macs_vec=M * P * _vec(F, lanes), outputs=M * P, col=P * F, segments=P * C * K,

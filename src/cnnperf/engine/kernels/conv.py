@@ -182,7 +182,7 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g
         s = ZERO
         for q in range(Q):
             k, a = p_off + m * Q + q, arg[U(g_off + m * Q + q)]
-            d = dpool[U(k)] * derivative(y[U(y_off + m * P + a)], kind)
+            d = dpool[U(k)] * derivative(y[U(k)], kind)  # y at the arg-max is the pooled output
             dpool[U(k)] = d
             s += d
             bucket[U(m * Q + q)] = c_off + a * Fs

@@ -16,7 +16,7 @@ the windows and the kernels in rows of 8-lane vectors.
 from __future__ import annotations
 
 from cnnperf.engine.kernels.activations import derivative
-from cnnperf.engine.kernels.base import ZERO, U, kernel
+from cnnperf.engine.kernels.base import ZERO, I, U, kernel
 from cnnperf.engine.kernels.conv_table import padded, table_offsets
 from cnnperf.engine.kernels.simd import vfma, vload, vload8, vmul, vsplat, vsplat8, vstore, vstore8, vsum
 
@@ -222,14 +222,14 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, y_off, dpool,
     by row (8-lane vectors, ceil(K/8) per row). The pooled delta is turned into d (times f') in place; `woff` (int
     scratch, M*Q) receives each arg-max pixel's window offset oy*H + ox."""
     KK, O = K * K, H - K + 1
-    P = O * O
     nv = (K + 7) // 8  # 8-lane vectors per kernel row
     _, _, conn_in, map_start = table_offsets(co, C, M, n)
+    inv_o = 1.0 / O  # the row of pixel j = oy*O + ox is int((j + 0.5) / O), exact: no integer division
     for m in range(M):
         for q in range(Q):
             pix = arg[U(g_off + m * Q + q)]
-            woff[U(m * Q + q)] = (pix // O) * H + pix % O
-            dpool[U(p_off + m * Q + q)] *= derivative(y[U(y_off + m * P + pix)], kind)
+            woff[U(m * Q + q)] = pix + I((pix + 0.5) * inv_o) * (H - O)  # oy*H + ox
+            dpool[U(p_off + m * Q + q)] *= derivative(y[U(p_off + m * Q + q)], kind)  # y at the arg-max: pooled
     sp = padded((K - 1) * H + K)  # a K x K window at oy*H + ox spans (K-1)*H + K input values
     for m in range(M):
         j0, j1 = conn[map_start + m], conn[map_start + m + 1]

@@ -18,8 +18,8 @@ from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backwa
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
     conv_grad_direct,
-    wide_delta_dense,
-    wide_delta_sparse,
+    row_delta_dense,
+    row_delta_sparse,
 )
 from cnnperf.engine.kernels.conv_table import im2col_t, table_forward
 from cnnperf.engine.kernels.conv_table_back import table_backward_dense, table_backward_pooled
@@ -60,7 +60,7 @@ def conv_forward_layer(i, desc, W, act, col, dcol, conn):
     H, K, F = desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
     a_in, a_out, c_off = desc[i, A_IN], desc[i, A_OFF], desc[i, COL_OFF]
     if desc[i, DIRECT]:
-        conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, col, c_off, act, a_out)
+        conv_forward_direct(W, desc[i, W_OFF], desc[i, B_OFF], act, a_in, H, M, K, act, a_out)
     elif desc[i, TABLE]:
         if conn is not None:
             im2col_t(act, a_in, C, H, K, col, c_off)
@@ -102,7 +102,8 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
         nq = desc[i + 1, SIZE] * desc[i + 1, SIZE]
         p_off, g_off = desc[i + 1, A_OFF], desc[i + 1, ARG_OFF]
         if desc[i, DIRECT]:
-            wide_delta_sparse(M, O, H, nq, act, a_out, delta, p_off, arg, g_off, act_kind, col, c_off)
+            scale_by_derivative(delta, act, p_off, p_off + M * nq, act_kind)  # the pooled outputs are y at the arg-max
+            row_delta_sparse(M, O, desc[i + 1, KERNEL], desc[i + 1, SIZE], delta, p_off, arg, g_off, col, c_off)
             conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
         elif desc[i, TABLE]:
             if conn is not None:
@@ -122,7 +123,7 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
     elif dense is not None:
         scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
         if desc[i, DIRECT]:
-            wide_delta_dense(M, O, H, delta, a_out, col, c_off)
+            row_delta_dense(M, O, delta, a_out, col, c_off)
             conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
         else:
             conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx, bucket,

@@ -1,5 +1,5 @@
 """Non-overlapping max and average pooling (the backward of max pooling after a convolution is
-fused into the convolution's backward: `conv_backward_sparse`, `wide_delta_sparse`,
+fused into the convolution's backward: `conv_backward_sparse`, `row_delta_sparse`,
 `table_backward_pooled`)."""
 
 from __future__ import annotations
