@@ -79,10 +79,28 @@ def test_the_substituted_equation_evaluates_to_the_total(profile):
 
 
 def test_a_layer_far_outside_the_grid_is_named_in_a_warning(profile):
-    huge = parse_notation("1x120x120-64C5-10N")  # first layer: 64 x 25 x 13,916 wide-row taps = 2.2e7 > 2 x 1e7
+    huge = parse_notation("1x120x120-64C5-10N")  # first layer: 64 x 25 x 116^2 multiply-adds = 2.2e7 > 2 x 1e7
     pred = STRATEGIES["d"].predict(huge, profile, np.array([1]), 3000, 1000, 1)
     warnings = [n for n in pred.notes if n.startswith("extrapolation")]
     assert warnings and "layer 1 (conv, forward conv_direct)" in warnings[0] and "calibrated maximum" in warnings[0]
+
+
+def test_a_machine_model_measured_with_other_kernels_says_calibrate_again(profile):
+    from cnnperf.engine.build import kernels_build
+    notes = {}
+    for engine in ("", kernels_build(), "0123456789ab"):
+        model = dataclasses.replace(profile.machine_model, engine=engine)
+        pred = STRATEGIES["d"].predict(NET, dataclasses.replace(profile, machine_model=model), 1, 100, 10, 1)
+        notes[engine] = [n for n in pred.notes if "other engine kernels" in n]
+    assert notes[""] == notes[kernels_build()] == []  # unknown (hand-made, the Xeon Phi) or this build
+    assert len(notes["0123456789ab"]) == 1 and "0123456789ab" in notes["0123456789ab"][0]
+    assert "cnnperf calibrate" in notes["0123456789ab"][0]
+
+
+def test_the_engine_build_a_model_was_measured_with_survives_its_file():
+    from cnnperf.hardware.machine_model_io import from_dict, to_dict
+    model = dataclasses.replace(synthetic_model(), engine="0123456789ab")
+    assert from_dict(to_dict(model)).engine == "0123456789ab"
 
 
 def test_without_a_machine_model_the_layer_model_says_what_to_run():

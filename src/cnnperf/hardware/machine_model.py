@@ -218,6 +218,7 @@ class MachineModel:
     spread: float = 0.0  # relative spread of the per-layer predictions (for intervals)
     fit: str = ""  # "networks": refitted to the profile's networks whenever it is loaded (the Xeon Phi)
     l2_bytes: int = 0  # the core's L2 cache of the calibrated machine (0: unknown; no spill features)
+    engine: str = ""  # kernel-cost: the engine build it was measured with (engine.build.kernels_build)
 
     def network_features(self, spec, paths: tuple[LayerPath, ...]) -> dict[str, float]:
         first = spec.shapes[0]

@@ -28,7 +28,7 @@ def to_dict(m: MachineModel) -> dict:
         return {"version": MODEL_VERSION, "kind": m.kind, "fit": m.fit, "source": m.source}
     c = m.contention
     return {"version": MODEL_VERSION, "kind": m.kind, "lanes": m.lanes, "l2_bytes": m.l2_bytes,
-            "activation": m.activation,
+            "activation": m.activation, "engine": m.engine,
             "source": m.source, "fitted_to": m.fitted_to, "spread": m.spread,
             "kernels": {k: _kernel_to_dict(v) for k, v in m.kernels.items()},
             "prep": _term_to_dict(m.prep), "eval_overhead": _term_to_dict(m.eval_overhead),
@@ -118,7 +118,7 @@ def from_dict(doc, networks: dict | None = None) -> MachineModel:
     lanes = doc.get("lanes", 8)
     if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
         raise CnnperfError(f"machine_model: lanes must be a positive integer, got {lanes!r}")
-    for key in ("source", "fitted_to", "activation"):
+    for key in ("source", "fitted_to", "activation", "engine"):
         if not isinstance(doc.get(key, ""), str):
             raise CnnperfError(f"machine_model: {key} must be a string")
     form = c.get("form", "W")
@@ -133,6 +133,6 @@ def from_dict(doc, networks: dict | None = None) -> MachineModel:
                         _term(doc, "prep"), _term(doc, "eval_overhead"), _term(doc, "train_overhead"), lanes=lanes,
                         activation=doc.get("activation", "scaled_tanh"), source=doc.get("source", ""),
                         fitted_to=doc.get("fitted_to", ""), spread=_number(doc, "spread", "", 0.0),
-                        l2_bytes=int(_number(doc, "l2_bytes", "", 0)))
+                        l2_bytes=int(_number(doc, "l2_bytes", "", 0)), engine=doc.get("engine", ""))
 
 

@@ -325,6 +325,7 @@ def fit_machine_model(specs, medians, contention: ContentionModel, prep_rows, pr
                       source: str, l2_bytes: int | None = None) -> MachineModel:
     """The machine model from the grid (kernels, overheads), TPrep points and the contention fit.
     `l2_bytes`: the core's L2 (default: what this CPU reports)."""
+    from cnnperf.engine.build import kernels_build
     from cnnperf.hardware.machine_model import LinearTerm
     from cnnperf.hardware.topology import cache_bytes
     from cnnperf.models.machine_fit import select_kernel, select_term
@@ -340,7 +341,7 @@ def fit_machine_model(specs, medians, contention: ContentionModel, prep_rows, pr
                         select_term(rows, evaluation, pool), select_term(rows, train, pool), lanes,
                         source=source, fitted_to=f"a grid of {len(specs)} probe networks "
                                                  f"({sum(k.points for k in kernels.values())} kernel timings)",
-                        spread=spread, l2_bytes=l2)
+                        spread=spread, l2_bytes=l2, engine=kernels_build())
 
 
 def contention_specs(specs: list[NetworkSpec], n: int) -> list[NetworkSpec]:

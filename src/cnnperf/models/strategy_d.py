@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnperf.engine.build import kernels_build
 from cnnperf.errors import CnnperfError
 from cnnperf.hardware import HardwareProfile
 from cnnperf.hardware.machine_model import NetworkCost
@@ -99,6 +100,9 @@ def predict(net, profile: HardwareProfile, p, i, it, ep) -> Prediction:
     notes = tuple(f"extrapolation: {w}" for w in c.warnings)
     if model.kind == "op-count":
         notes += (f"layer model fitted to {model.fitted_to}",)
+    if model.engine and model.engine != kernels_build():
+        notes += (f"the machine model was measured with other engine kernels (build {model.engine}, this cnnperf "
+                  f"has {kernels_build()}): its costs may be stale; run `cnnperf calibrate` again",)
     if spec.activation != model.activation:
         notes += (f"the machine model was measured with {model.activation}; {spec.activation} costs are assumed equal",)
     inputs = {"t_fprop_s": tf, "t_bprop_s": tb, "layers": c.layers, "cost": c, "contention": mc,

@@ -12,8 +12,6 @@ from Python they raise TypeError (a wrapper-less entry point would crash the int
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +20,7 @@ from numba.core import caching
 from numba.core.options import DefaultOptions
 from numba.core.registry import CPUDispatcher
 
-KERNELS = Path(__file__).resolve().parent
-
-
-@cache
-def source_digest(folder: Path = KERNELS) -> bytes:
-    """SHA-256 of every module in `folder` (names and contents)."""
-    h = hashlib.sha256()
-    for path in sorted(folder.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.digest()
+from cnnperf.engine.build import KERNELS, source_digest
 
 
 class KernelsCacheLocator:
