@@ -60,29 +60,22 @@ def forward_tile(W, w_off, b_off, M, K, H, O, m0, s0, nv, n_slots, x, x_off, out
                 c0, c1, c2, c3 = vfma(c0, w, v0), vfma(c1, w, v1), vfma(c2, w, v2), vfma(c3, w, v3)
                 w = nsplat(x, W[U(t + md * KK)])
                 d0, d1, d2, d3 = vfma(d0, w, v0), vfma(d1, w, v1), vfma(d2, w, v2), vfma(d3, w, v3)
-    r = o_off + ma * P
-    nstore_first(out, r + oa, a0, na)
-    nstore_first(out, r + ob, a1, nb)
-    nstore_first(out, r + oc, a2, nc)
-    nstore_first(out, r + od, a3, nd)
+    store_slots(out, o_off + ma * P, oa, ob, oc, od, na, nb, nc, nd, a0, a1, a2, a3)
     if m0 + 1 < M:
-        r = o_off + mb * P
-        nstore_first(out, r + oa, b0, na)
-        nstore_first(out, r + ob, b1, nb)
-        nstore_first(out, r + oc, b2, nc)
-        nstore_first(out, r + od, b3, nd)
+        store_slots(out, o_off + mb * P, oa, ob, oc, od, na, nb, nc, nd, b0, b1, b2, b3)
     if MF > 2 and m0 + 2 < M:
-        r = o_off + mc * P
-        nstore_first(out, r + oa, c0, na)
-        nstore_first(out, r + ob, c1, nb)
-        nstore_first(out, r + oc, c2, nc)
-        nstore_first(out, r + od, c3, nd)
+        store_slots(out, o_off + mc * P, oa, ob, oc, od, na, nb, nc, nd, c0, c1, c2, c3)
     if MF > 2 and m0 + 3 < M:
-        r = o_off + md * P
-        nstore_first(out, r + oa, d0, na)
-        nstore_first(out, r + ob, d1, nb)
-        nstore_first(out, r + oc, d2, nc)
-        nstore_first(out, r + od, d3, nd)
+        store_slots(out, o_off + md * P, oa, ob, oc, od, na, nb, nc, nd, d0, d1, d2, d3)
+
+
+@inner_kernel
+def store_slots(out, r, oa, ob, oc, od, na, nb, nc, nd, v0, v1, v2, v3):
+    """The first n_i lanes of v_i to out[r + o_i] (masked stores)."""
+    nstore_first(out, r + oa, v0, na)
+    nstore_first(out, r + ob, v1, nb)
+    nstore_first(out, r + oc, v2, nc)
+    nstore_first(out, r + od, v3, nd)
 
 
 @inner_kernel
