@@ -7,7 +7,7 @@ import pytest
 
 from cnnperf import engine
 from cnnperf.engine.kernels.activations import tanh_approx
-from cnnperf.networks import load_toml, preset, resolve_network
+from cnnperf.networks import load_toml, parse_notation, preset, resolve_network
 
 
 def test_tanh_approximation_error():
@@ -145,3 +145,36 @@ def test_bad_images_labels_or_range_are_refused(bad, message):
                                                 args["images"], args["labels"], args["lo"], args["hi"])):
         with pytest.raises(ValueError, match=message):
             call()
+
+
+@pytest.mark.parametrize("net", ["1x29x29-5C4-MP2-10N", "1x40x40-3C3-MP2-10N", "1x36x36-2C5-MP2-MP2-10N",
+                                 "1x29x29-3C3-MP3-10N", "1x29x29-3C5-MP5-10N"])
+def test_max_pooling_keeps_the_first_maximum_of_every_window(net):
+    """2x2 windows go a vector at a time (rows of 13, 19 and 16 windows: a partial vector, two
+    vectors, a whole one), 3x3 unrolled, others by the general loop; ReLU outputs and blank image
+    regions tie often, where the first maximum must win."""
+    from cnnperf.engine.kinds import KIND_MAXPOOL
+    from cnnperf.engine.layout import A_OFF, ARG_OFF, KERNEL, KIND, MAPS, SIZE
+    spec = parse_notation(net, activation="relu")
+    layout = engine.build_layout(spec)
+    w, ws = engine.init_weights(layout, 3), engine.new_workspace(layout)
+    rng = np.random.default_rng(5)
+    size = spec.shapes[0].size
+    cells = np.kron(rng.random((4, 4)) < 0.5, np.ones((10, 10)))[:size, :size]  # blank regions: equal outputs
+    image = (rng.random((size, size)) * cells).astype(np.float32)
+    engine.forward_image(layout, w, ws, image)
+    d, ties = layout.desc, 0
+    for i in range(1, len(spec.shapes)):
+        if d[i, KIND] != KIND_MAXPOOL:
+            continue
+        M, Q, H, S = d[i, MAPS], d[i, SIZE], d[i - 1, SIZE], d[i, KERNEL]
+        x = ws.act[d[i - 1, A_OFF]:d[i - 1, A_OFF] + M * H * H].reshape(M, Q, S, Q, S)
+        windows = x.transpose(0, 1, 3, 2, 4).reshape(M, Q, Q, S * S)  # in-window order: row by row
+        first = windows.argmax(axis=3)  # NumPy: the first maximum
+        oy, ox = np.meshgrid(np.arange(Q), np.arange(Q), indexing="ij")
+        want = (S * oy + first // S) * H + S * ox + first % S
+        got_max = ws.act[d[i, A_OFF]:d[i, A_OFF] + M * Q * Q].reshape(M, Q, Q)
+        got_arg = ws.arg[d[i, ARG_OFF]:d[i, ARG_OFF] + M * Q * Q].reshape(M, Q, Q)
+        assert np.array_equal(got_max, windows.max(axis=3)) and np.array_equal(got_arg, want)
+        ties += int(((windows == windows.max(axis=3, keepdims=True)).sum(axis=3) > 1).sum())
+    assert ties > 10  # the case the test is about did occur

@@ -5,12 +5,15 @@ fused into the convolution's backward: `conv_backward_sparse`, `row_delta_sparse
 from __future__ import annotations
 
 from cnnperf.engine.kernels.base import ONE, ZERO, U, inline_kernel, inner_kernel
+from cnnperf.engine.kernels.simd import VL, niota, nload_even, nload_odd, nstore, vselect_gt
 
 
 @inner_kernel
 def maxpool_forward(x, x_off, M, H, S, out, o_off, arg, g_off):
     """Non-overlapping S x S max pooling; arg keeps the in-map index of each maximum (the
-    first one on ties). Branch-free selects: data-dependent branches would mispredict."""
+    first one on ties). Branch-free selects: data-dependent branches would mispredict. 2 x 2
+    windows go VL at a time; a row's last vector also writes up to VL - 1 outputs past the
+    row, which the next row (or the next layer's forward, or the buffers' slack) overwrites."""
     Q = H // S
     for m in range(M):
         base = x_off + m * H * H
@@ -19,19 +22,19 @@ def maxpool_forward(x, x_off, M, H, S, out, o_off, arg, g_off):
             g = g_off + m * Q * Q + qy * Q
             r0 = qy * S * H
             if S == 2:
+                for qx in range(0, Q, VL):
+                    maxpool2_vector(x, base, r0 + 2 * qx, H, out, o + qx, arg, g + qx)
+                continue
+            if S == 3:  # rows first, then across rows: 4 dependent selects instead of 8
                 for qx in range(Q):
-                    i0 = r0 + 2 * qx
-                    a, b = x[U(base + i0)], x[U(base + i0 + 1)]
-                    c, d = x[U(base + i0 + H)], x[U(base + i0 + H + 1)]
-                    best, bi = a, i0
-                    t = b > best
-                    best, bi = (b if t else best), (i0 + 1 if t else bi)
-                    t = c > best
-                    best, bi = (c if t else best), (i0 + H if t else bi)
-                    t = d > best
-                    best, bi = (d if t else best), (i0 + H + 1 if t else bi)
-                    out[U(o + qx)] = best
-                    arg[U(g + qx)] = bi
+                    i0 = r0 + 3 * qx
+                    best, bi = first_max3(x, base, i0)
+                    v, i = first_max3(x, base, i0 + H)
+                    t = v > best
+                    best, bi = (v if t else best), (i if t else bi)
+                    v, i = first_max3(x, base, i0 + 2 * H)
+                    t = v > best
+                    out[U(o + qx)], arg[U(g + qx)] = (v if t else best), (i if t else bi)
                 continue
             for qx in range(Q):
                 i0 = r0 + qx * S
@@ -44,6 +47,30 @@ def maxpool_forward(x, x_off, M, H, S, out, o_off, arg, g_off):
                         best, bi = (v if t else best), (i if t else bi)
                 out[U(o + qx)] = best
                 arg[U(g + qx)] = bi
+
+
+@inline_kernel
+def first_max3(x, base, i):
+    """The first maximum of x[base + i : base + i + 3] and its index i + k."""
+    a, b, c = x[U(base + i)], x[U(base + i + 1)], x[U(base + i + 2)]
+    t = b > a
+    best, bi = (b if t else a), (i + 1 if t else i)
+    t = c > best
+    return (c if t else best), (i + 2 if t else bi)
+
+
+@inner_kernel
+def maxpool2_vector(x, base, i0, H, out, o, arg, g):
+    """VL adjacent 2 x 2 windows whose first input is x[base + i0]: maxima to out[o:], their
+    in-map indices to arg[g:] (the first maximum on ties, as the scalar loop)."""
+    a, b = nload_even(x, base + i0), nload_odd(x, base + i0)
+    c, d = nload_even(x, base + i0 + H), nload_odd(x, base + i0 + H)
+    best, bi = a, niota(arg, i0, 2)
+    best, bi = vselect_gt(b, best, b, best), vselect_gt(b, best, niota(arg, i0 + 1, 2), bi)
+    best, bi = vselect_gt(c, best, c, best), vselect_gt(c, best, niota(arg, i0 + H, 2), bi)
+    best, bi = vselect_gt(d, best, d, best), vselect_gt(d, best, niota(arg, i0 + H + 1, 2), bi)
+    nstore(out, o, best)
+    nstore(arg, g, bi)
 
 
 @inner_kernel

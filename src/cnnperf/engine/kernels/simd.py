@@ -14,6 +14,8 @@ the host's): 16 fp32 lanes and 32 registers with AVX-512F, 8 and 16 with AVX/AVX
 otherwise. Register tiles are chosen from them (module constants, fixed at compile time; Numba's
 cache keys compiled code by the same target, so a cache never mixes widths). Buffers are padded
 to `PAD` = 16 floats whatever the width, so the operations executed do not depend on it.
+Even/odd loads (`nload_even`, `nload_odd`), `niota` and `vselect_gt` run 2x2 max pooling a vector
+of windows at a time.
 """
 
 from __future__ import annotations
@@ -138,6 +140,38 @@ def _store_first(lanes):
     return typer
 
 
+def _load_parity(lanes, parity):
+    def typer(typingctx, ary, offset):
+        def codegen(context, builder, sig, args):
+            load = builder.load(_vector_pointer(context, builder, sig.args[0], args[0], args[1], 2 * lanes))
+            load.align = sig.args[0].dtype.bitwidth // 8
+            return builder.shuffle_vector(load, load, ir.Constant(ir.VectorType(ir.IntType(32), lanes),
+                                                                  [2 * i + parity for i in range(lanes)]))
+        return Vec(ary.dtype, lanes)(ary, offset), codegen
+    typer.__name__ = typer.__qualname__ = f"vload_{'odd' if parity else 'even'}{lanes}"
+    return typer
+
+
+def _broadcast(builder, vty, value, lanes):
+    """`lanes` copies of a scalar value (insert into lane 0, shuffle)."""
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+
+
+def _iota(lanes):
+    def typer(typingctx, ary, start, step):
+        def codegen(context, builder, sig, args):
+            dt = sig.args[0].dtype
+            vty = ir.VectorType(context.get_value_type(dt), lanes)
+            a = _broadcast(builder, vty, context.cast(builder, args[1], sig.args[1], dt), lanes)
+            b = _broadcast(builder, vty, context.cast(builder, args[2], sig.args[2], dt), lanes)
+            return builder.add(a, builder.mul(b, ir.Constant(vty, list(range(lanes)))))
+        return Vec(ary.dtype, lanes)(ary, start, step), codegen
+    typer.__name__ = typer.__qualname__ = f"viota{lanes}"
+    return typer
+
+
 vload = intrinsic(_load(LANES))  # ary[offset : offset + 16] (no bounds check)
 vstore = intrinsic(_store(LANES))  # ary[offset : offset + 16] = v (no bounds check)
 vsplat = intrinsic(_splat(LANES))  # 16 copies of x, in the dtype of `ary`
@@ -152,6 +186,17 @@ nstore = intrinsic(_store(VL))
 nsplat = intrinsic(_splat(VL))
 nkeep = intrinsic(_keep(VL))  # v with lanes n, n+1, ... set to 0
 nstore_first = intrinsic(_store_first(VL))  # ary[offset : offset + n] = v[:n] (a masked store)
+nload_even = intrinsic(_load_parity(VL, 0))  # ary[offset : offset + 2*VL : 2]
+nload_odd = intrinsic(_load_parity(VL, 1))  # ary[offset + 1 : offset + 2*VL : 2]
+niota = intrinsic(_iota(VL))  # start + step * (0, 1, ..., VL-1) in the (integer) dtype of `ary`
+
+
+@intrinsic
+def vselect_gt(typingctx, a, b, x, y):
+    """Lane by lane: x where a > b, else y (a, b: float vectors; x, y: vectors of one type)."""
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.fcmp_ordered(">", args[0], args[1]), args[2], args[3])
+    return x(a, b, x, y), codegen
 
 
 @intrinsic
