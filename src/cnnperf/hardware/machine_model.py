@@ -44,9 +44,15 @@ def features(direction: str, lp: LayerPath, lanes: int, l2_bytes: int = 0) -> di
     spill = 1.0 if l2_bytes and FLOAT_BYTES * lp.weights > l2_bytes else 0.0
     if path.startswith("conv_direct"):  # rows of padded(O) lanes; tiles of 4 maps (2 on AVX2) x 4 vectors / taps
         Os, mt = padded(O), 4 if lanes >= 16 else 2
-        f.update(macs=M * K * K * O * O, macs_vec=M * K * K * O * Os, rows=M * O * Os, outputs=M * P,
-                 pooled=M * Q * Q)
-        f["tiles"] = -(-M // mt) * (-(-O * Os // (4 * lanes)) if direction == "forward" else -(-K * K // 4))
+        maps = -(-M // mt) * mt  # a tile past the last map computes copies of it
+        if direction == "forward":  # 4 row vectors per tile, all taps
+            slots = -(-O * Os // (4 * lanes))
+            tiles, lanes_run = -(-M // mt) * slots, maps * K * K * slots * 4 * lanes
+        else:  # 4 taps per tile, all rows
+            taps = -(-K * K // 4)
+            tiles, lanes_run = -(-M // mt) * taps, maps * taps * 4 * O * Os
+        f.update(macs=M * K * K * O * O, macs_vec=lanes_run, rows=M * O * Os, outputs=M * P, pooled=M * Q * Q,
+                 tiles=tiles)
     elif path == "conv_gemm":
         rem = ((M % 4) * P + (M - M % 4) * (P % 4)) * F
         f.update(macs=M * P * F, macs_vec=M * P * _vec(F, lanes), outputs=M * P, col=P * F, segments=P * C * K,
