@@ -167,7 +167,7 @@ def sums_by_chunks(x, rows, r0, d, d0, start, s0, R, n_seg, out, stride, cols, F
 
 
 @inner_kernel
-def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, y_off, dpool, p_off, arg, g_off, kind, col, c_off, grad, gb, dcol,
+def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, dpool, p_off, arg, g_off, kind, col, c_off, grad, gb, dcol,
                          need_dx, bucket, ch_g, ch_d):
     """Convolution under S x S max pooling (Q windows per map): only each window's arg-max pixel has
     a delta. The pooled delta dpool is turned into d (times f') in place.

@@ -14,16 +14,11 @@ The layer needs no input delta (its input is the image). Conventions as in
 from __future__ import annotations
 
 from cnnperf.engine.kernels.base import ZERO, I, U, inner_kernel
-from cnnperf.engine.kernels.simd import PAD, REGISTERS, VL, nload, nsplat, nstore, nstore_first, vadd, vfma, vsum
+from cnnperf.engine.kernels.conv_table import padded
+from cnnperf.engine.kernels.simd import REGISTERS, VL, nload, nsplat, nstore, nstore_first, store_sums, vadd, vfma, vsum
 
 MF = 4 if REGISTERS >= 32 else 2  # forward: maps per tile (x 4 slots of accumulators)
 MG = 4 if REGISTERS >= 32 else 2  # gradient: maps per tile (x 4 taps)
-
-
-@inner_kernel
-def row_pad(O):
-    """Floats of one delta row: O rounded up to 16 (PAD)."""
-    return (O + PAD - 1) // PAD * PAD
 
 
 @inner_kernel
@@ -83,7 +78,7 @@ def conv_forward_direct(W, w_off, b_off, x, x_off, H, M, K, out, o_off):
     """One input map: out[m, oy, ox] = b[m] + sum_ky,kx W[m, ky, kx] x[oy + ky, ox + kx], in
     tiles of MF maps x 4 row slots whose accumulators stay in registers."""
     O = H - K + 1
-    nv = row_pad(O) // VL
+    nv = padded(O) // VL
     n_slots = O * nv
     for m0 in range(0, M, MF):
         for s0 in range(0, n_slots, 4):
@@ -93,9 +88,9 @@ def conv_forward_direct(W, w_off, b_off, x, x_off, H, M, K, out, o_off):
 @inner_kernel
 def row_delta_sparse(M, O, S, Q, d, p_off, arg, g_off, dzp, d_off):
     """First layer under S x S max pooling (Q x Q windows): the arg-max deltas `d` (already times
-    f') into zeroed rows of row_pad(O) floats. An arg-max's row within its window comes from
+    f') into zeroed rows of padded(O) floats. An arg-max's row within its window comes from
     branch-free compares: an integer division per pixel cost more than the layer's gradient."""
-    Os = row_pad(O)
+    Os = padded(O)
     z = nsplat(dzp, 0.0)
     for i in range(0, M * O * Os, VL):
         nstore(dzp, d_off + i, z)
@@ -118,8 +113,8 @@ def row_delta_sparse(M, O, S, Q, d, p_off, arg, g_off, dzp, d_off):
 
 @inner_kernel
 def row_delta_dense(M, O, dz, z_off, dzp, d_off):
-    """First layer, dense delta (through f'): rows of row_pad(O) floats, zeros past O."""
-    Os = row_pad(O)
+    """First layer, dense delta (through f'): rows of padded(O) floats, zeros past O."""
+    Os = padded(O)
     for r in range(M * O):
         dst, src = d_off + r * Os, z_off + r * O
         for ox in range(O):
@@ -131,7 +126,7 @@ def row_delta_dense(M, O, dz, z_off, dzp, d_off):
 @inner_kernel
 def grad_tile(dzp, d_off, M, K, H, O, m0, t0, x, x_off, grad):
     """grad[m, t] for maps m0 .. m0+MG-1 and taps t0 .. t0+3 (clamped; only valid ones stored)."""
-    KK, Os = K * K, row_pad(O)
+    KK, Os = K * K, padded(O)
     ra, rb = d_off + m0 * O * Os, d_off + min(m0 + 1, M - 1) * O * Os
     rc, rd = d_off + min(m0 + 2, M - 1) * O * Os, d_off + min(m0 + 3, M - 1) * O * Os
     ta, tb, tc, td = t0, min(t0 + 1, KK - 1), min(t0 + 2, KK - 1), min(t0 + 3, KK - 1)
@@ -153,32 +148,20 @@ def grad_tile(dzp, d_off, M, K, H, O, m0, t0, x, x_off, grad):
                 e = nload(dzp, rd + r)
                 d0, d1, d2, d3 = vfma(d0, e, v0), vfma(d1, e, v1), vfma(d2, e, v2), vfma(d3, e, v3)
     n = min(4, KK - t0)
-    store_taps(grad, m0 * KK + t0, n, a0, a1, a2, a3)
+    store_sums(grad, m0 * KK + t0, n, a0, a1, a2, a3)
     if m0 + 1 < M:
-        store_taps(grad, (m0 + 1) * KK + t0, n, b0, b1, b2, b3)
+        store_sums(grad, (m0 + 1) * KK + t0, n, b0, b1, b2, b3)
     if MG > 2 and m0 + 2 < M:
-        store_taps(grad, (m0 + 2) * KK + t0, n, c0, c1, c2, c3)
+        store_sums(grad, (m0 + 2) * KK + t0, n, c0, c1, c2, c3)
     if MG > 2 and m0 + 3 < M:
-        store_taps(grad, (m0 + 3) * KK + t0, n, d0, d1, d2, d3)
-
-
-@inner_kernel
-def store_taps(grad, g, n, s0, s1, s2, s3):
-    """grad[g + i] = the lane sum of s_i for i < n."""
-    grad[U(g)] = vsum(s0)
-    if n > 1:
-        grad[U(g + 1)] = vsum(s1)
-    if n > 2:
-        grad[U(g + 2)] = vsum(s2)
-    if n > 3:
-        grad[U(g + 3)] = vsum(s3)
+        store_sums(grad, (m0 + 3) * KK + t0, n, d0, d1, d2, d3)
 
 
 @inner_kernel
 def conv_grad_direct(M, K, H, O, x, x_off, dzp, d_off, grad, gb):
     """One-map first layer: grad[m, ky, kx] = sum_oy,ox dz[m, oy, ox] x[oy + ky, ox + kx] from the
     delta rows (`row_delta_*`), in tiles of MG maps x 4 taps; the bias gradient sums the rows."""
-    KK, Os = K * K, row_pad(O)
+    KK, Os = K * K, padded(O)
     for m in range(M):
         s = nsplat(x, 0.0)
         for i in range(0, O * Os, VL):

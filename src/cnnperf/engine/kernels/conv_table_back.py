@@ -18,7 +18,7 @@ from __future__ import annotations
 from cnnperf.engine.kernels.activations import derivative
 from cnnperf.engine.kernels.base import ZERO, I, U, kernel
 from cnnperf.engine.kernels.conv_table import padded, table_offsets
-from cnnperf.engine.kernels.simd import vfma, vload, vload8, vmul, vsplat, vsplat8, vstore, vstore8, vsum
+from cnnperf.engine.kernels.simd import store_sums, vfma, vload, vload8, vmul, vsplat, vsplat8, vstore, vstore8, vsum
 
 
 @kernel
@@ -56,13 +56,7 @@ def grad_row(dzp, m, Pp, col, r, KK, grad, g, taps):
             a2 = vfma(a2, d, vload(col, r + 2 * Pp + p))
         if taps > 3:
             a3 = vfma(a3, d, vload(col, r + 3 * Pp + p))
-    grad[U(g)] = vsum(a0)
-    if taps > 1:
-        grad[U(g + 1)] = vsum(a1)
-    if taps > 2:
-        grad[U(g + 2)] = vsum(a2)
-    if taps > 3:
-        grad[U(g + 3)] = vsum(a3)
+    store_sums(grad, g, taps, a0, a1, a2, a3)
 
 
 @kernel
@@ -214,7 +208,7 @@ def wide_window_sums(x, b0, b1, woff, g0, Q, dpool, d0, acc, a0_off, a1_off, lan
 
 
 @kernel
-def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, y_off, dpool, p_off, arg, g_off, kind, x, x_off,
+def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off, arg, g_off, kind, x, x_off,
                           grad, gb, scratch, woff, dx, dx_off, need_dx):
     """Under max pooling (Q pooled pixels per map, arg-max in `arg`): gradient and input delta
     from the arg-max pixels only. The gradient sums whole windows ((K-1)*H + K contiguous

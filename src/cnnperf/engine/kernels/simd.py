@@ -26,6 +26,8 @@ from numba.core import cgutils
 from numba.core.extending import models, register_model
 from numba.extending import intrinsic
 
+from cnnperf.engine.kernels.base import U, inline_kernel
+
 LANES = 16
 PAD = 16
 
@@ -254,3 +256,15 @@ def prefetch_write(typingctx, ary, offset):
         return context.get_dummy_value()
     return types.void(ary, offset), codegen
 
+
+
+@inline_kernel
+def store_sums(out, o, n, s0, s1, s2, s3):
+    """out[o + i] = the lane sum of s_i for i < n (1..4)."""
+    out[U(o)] = vsum(s0)
+    if n > 1:
+        out[U(o + 1)] = vsum(s1)
+    if n > 2:
+        out[U(o + 2)] = vsum(s2)
+    if n > 3:
+        out[U(o + 3)] = vsum(s3)
