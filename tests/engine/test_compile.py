@@ -18,7 +18,7 @@ from numba.core.registry import CPUDispatcher
 from cnnperf import engine
 from cnnperf.networks import resolve_network
 layout = engine.build_layout(resolve_network({NET!r}))
-assert "dense" in layout.groups
+assert layout.groups == {{"dense", "direct_dense"}}
 w, ws = engine.init_weights(layout, 0), engine.new_workspace(layout)
 x = np.random.default_rng(0).random((2, 13, 13), dtype=np.float32)
 y = np.array([1, 3])

@@ -1,6 +1,8 @@
 """Kernel variants (`layout.kernel_variants`, issue 15's cold start): a network's compile leaves out
 the chunk widths and GEMM edge tiles it never runs, and what it leaves out is indeed never run."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -41,6 +43,17 @@ def test_a_kernel_covering_its_input_has_no_chunks():
     assert kernel_variants(desc, 4, 6, 8) == {"m_edge", "p_edge"}  # 10 maps, 1 pixel
 
 
+@pytest.mark.parametrize(("net", "groups"), [
+    ("medium", set()),  # both convolutions under max pooling
+    ("large", {"direct_dense"}),  # the first convolution without pooling after it
+    ("1x13x13-3C2-4C3-MP2-3C2-4N", {"direct_dense", "dense"}),  # and a deeper one
+    ("examples/lenet5-c3.toml", {"direct_dense", "table", "extra"}),  # C5 covers its input: a full layer's backward
+])
+def test_kernel_groups_by_hand(net, groups):
+    path = Path(__file__).resolve().parents[2] / net
+    assert engine.build_layout(resolve_network(str(path) if path.exists() else net)).groups == groups
+
+
 @pytest.mark.parametrize("net", ["medium", "1x29x29-7C4-13C3-MP2-11C3-30N-10N"])
 def test_pruned_variants_train_bit_identically_to_all_variants(net):
     layout = engine.build_layout(resolve_network(net))
@@ -49,9 +62,9 @@ def test_pruned_variants_train_bit_identically_to_all_variants(net):
     y = rng.integers(0, 10, 12)
     w0 = engine.init_weights(layout, 0)
     pruned = api.options(layout, w0)
-    assert None in pruned[5:], "this network should leave some variant out"
+    assert None in pruned[6:], "this network should leave some variant out"
     out = []
-    for opts in (pruned, pruned[:5] + (1,) * len(api.VARIANTS)):
+    for opts in (pruned, pruned[:6] + (1,) * len(api.VARIANTS)):
         w, ws = w0.copy(), engine.new_workspace(layout)
         network.run_images(layout.desc, w, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, x, y, 0, 12,
                            np.float32(0.01), layout.activation, ws.rotate, ws.prefetch, True, *opts)

@@ -48,7 +48,7 @@ def _check(layout: Layout, weights: np.ndarray, ws: Workspace) -> None:
 
 
 def options(layout: Layout, weights: np.ndarray, gout: np.ndarray | None = None) -> tuple:
-    """The kernels' last arguments (conn, dense, extra, exact, gout, m_edge, p_edge, s16, s32, s64, s128):
+    """The kernels' last arguments (conn, dense, direct_dense, extra, exact, gout, m_edge, p_edge, s16 .. s128):
     None for every kernel group and variant the network does not run, so it is not compiled (float32:
     no exact activations; no gradient output but on the check path). The float64 check path (tests
     only) compiles every group and variant once for all networks instead: the layer descriptors still
@@ -56,7 +56,7 @@ def options(layout: Layout, weights: np.ndarray, gout: np.ndarray | None = None)
     g = layout.groups
     check = weights.dtype == np.float64
     return (layout.conn if check or "table" in g else None, 1 if check or "dense" in g else None,
-            1 if check or "extra" in g else None, True if check else None,
+            1 if check or "direct_dense" in g else None, 1 if check or "extra" in g else None, True if check else None,
             gout if gout is not None and gout.size else None, *(_ALL if check else _variants(layout)))
 
 

@@ -45,7 +45,7 @@ class Layout:
     bucket_size: int  # int scratch of the conv backward: rows and buckets (GEMM), window offsets (table)
     activation: int
     conn: np.ndarray  # int64 connection blocks of the table convolutions (`table_block`)
-    groups: frozenset = frozenset()  # the optional kernel groups it runs: "table", "dense", "extra" (`kernel_groups`)
+    groups: frozenset = frozenset()  # the optional kernel groups it runs (`kernel_groups`)
 
     def weight_slices(self, index: int) -> tuple[slice, slice]:
         d = self.desc[index]
@@ -98,13 +98,16 @@ def chunk_blocks(rows: int, l1_bytes: int) -> int:
 
 def kernel_groups(desc: np.ndarray) -> frozenset:
     """The optional kernel groups a network runs (the rest are pruned from its compile): "table"
-    (connection-table convolutions), "dense" (a convolution without max pooling after it), "extra"
-    (average pooling, max pooling whose backward scatters into a non-convolution)."""
+    (connection-table convolutions), "dense" (an im2col convolution without max pooling after it and
+    more than one output pixel), "direct_dense" (such a first convolution, `paths.ConvPath.direct`),
+    "extra" (average pooling, max pooling whose backward scatters into a non-convolution)."""
     out = set()
     for i in range(1, len(desc)):
         kind = int(desc[i, KIND])
         if kind == KIND_IDS["conv"]:
-            out.add("table" if desc[i, TABLE] else "dense" if not desc[i, POOLED] else "")
+            d = desc[i]
+            whole = d[SIZE] == 1 and not (d[DIRECT] or d[POOLED] or d[TABLE])  # backward as a full layer
+            out.add("table" if d[TABLE] else "" if d[POOLED] or whole else "direct_dense" if d[DIRECT] else "dense")
         elif kind == KIND_IDS["avgpool"] or (
                 kind == KIND_IDS["maxpool"] and i > 1 and desc[i - 1, KIND] != KIND_IDS["conv"]):
             out.add("extra")

@@ -91,8 +91,8 @@ def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact,
 
 
 @inline_kernel
-def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense, s16, s32, s64,
-                        s128):
+def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense,
+                        direct_dense, s16, s32, s64, s128):
     """Gradient of convolution i into `grad` and, except for layer 1, its input delta."""
     M, O, C = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS]
     H, K, F = desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
@@ -122,21 +122,22 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
             scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
             table_backward_dense(W, w_off, M, C, H, K, conn, desc[i, CONN_OFF], desc[i, N_CONN], delta, a_out, col,
                                  c_off, grad, gb, dcol, delta, a_in, need_dx)
-    elif dense is not None:
-        scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
-        if desc[i, DIRECT]:
+    elif desc[i, DIRECT]:
+        if direct_dense is not None:  # noqa: SIM102 (`direct_dense is None` alone is pruned by Numba)
+            scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
             row_delta_dense(M, O, delta, a_out, col, c_off)
             conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
-        else:
-            conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx, bucket,
-                                desc[i, CH_G], desc[i, CH_D], s16, s32, s64, s128)
-            if need_dx:
-                col2im(dcol, C, H, K, delta, a_in, bucket, I(-1))
+    elif dense is not None:
+        scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
+        conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx, bucket, desc[i, CH_G],
+                            desc[i, CH_D], s16, s32, s64, s128)
+        if need_dx:
+            col2im(dcol, C, H, K, delta, a_in, bucket, I(-1))
 
 
 @inline_kernel
 def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch, conn, dense,
-                   extra, gout, s16, s32, s64, s128):
+                   direct_dense, extra, gout, s16, s32, s64, s128):
     """Backward of layer i from its output delta: input delta (not for layer 1), then its update.
     Max pooling after a convolution is fused into the convolution's backward (nothing to do here)."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
@@ -162,8 +163,8 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act
                           gout, rotate, prefetch)
         else:
             gb = ((desc[i, N_W] + 15) // 16) * 16
-            conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense, s16,
-                                s32, s64, s128)
+            conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense,
+                                direct_dense, s16, s32, s64, s128)
             apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate, prefetch)
 
 
@@ -202,13 +203,15 @@ def output_loss(desc, act, delta, labels, n):
 
 @kernel
 def run_images(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind, rotate,
-               prefetch, train, conn, dense, extra, exact, gout, m_edge, p_edge, s16, s32, s64, s128):
+               prefetch, train, conn, dense, direct_dense, extra, exact, gout, m_edge, p_edge, s16, s32, s64,
+               s128):
     """Per-image SGD over images[lo:hi] (rows are flattened images), or with `train` False the
     forward only. Returns (errors, loss sum). One entry for both, so a run compiles one function.
 
-    The last eleven arguments choose what is compiled (None: that code is pruned before typing, so a
+    The last twelve arguments choose what is compiled (None: that code is pruned before typing, so a
     run compiles only the kernels its network uses): `conn` the connection blocks (table
-    convolutions), `dense` convolutions without max pooling after them, `extra` average pooling
+    convolutions), `dense` im2col convolutions without max pooling after them, `direct_dense` such a
+    first convolution (`conv_direct`), `extra` average pooling
     and max pooling of a non-convolution, `exact` the float64 activations, `gout` the gradient
     output of the check path (None: update the weights), `m_edge`/`p_edge` the GEMM's edge tiles
     and `s16` .. `s128` the chunk widths of the convolution backward
@@ -225,5 +228,5 @@ def run_images(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels
         if train:
             for i in range(L - 1, 0, -1):
                 backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch,
-                               conn, dense, extra, gout, s16, s32, s64, s128)
+                               conn, dense, direct_dense, extra, gout, s16, s32, s64, s128)
     return errors, loss
