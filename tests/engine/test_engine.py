@@ -178,3 +178,28 @@ def test_max_pooling_keeps_the_first_maximum_of_every_window(net):
         assert np.array_equal(got_max, windows.max(axis=3)) and np.array_equal(got_arg, want)
         ties += int(((windows == windows.max(axis=3, keepdims=True)).sum(axis=3) > 1).sum())
     assert ties > 10  # the case the test is about did occur
+
+
+@pytest.mark.parametrize("net", ["1x29x29-3C4-AP2-10N", "1x36x36-2C3-AP2-10N", "1x34x34-2C3-AP2-10N",
+                                 "1x70x70-1C3-AP2-10N", "1x29x29-2C4-AP2-AP13-10N"])
+def test_average_pooling_2x2_sums_each_window_in_one_order(net):
+    """2x2 average pooling goes a vector at a time (rows of 13, 17, 16 and 34 windows: a partial
+    vector, a whole one and more, a second pooling on the first), each row's last vector stored
+    masked: every output is ((a + b) + (c + d)) / 4 of its window."""
+    from cnnperf.engine.kinds import KIND_AVGPOOL
+    from cnnperf.engine.layout import A_OFF, KERNEL, KIND, MAPS, SIZE
+    spec = parse_notation(net, activation="tanh")
+    layout = engine.build_layout(spec)
+    w, ws = engine.init_weights(layout, 3), engine.new_workspace(layout)
+    image = np.random.default_rng(6).random((spec.shapes[0].size,) * 2).astype(np.float32)
+    engine.forward_image(layout, w, ws, image)
+    d, checked = layout.desc, 0
+    for i in range(1, len(spec.shapes)):
+        if d[i, KIND] != KIND_AVGPOOL or d[i, KERNEL] != 2:
+            continue
+        M, Q, H = d[i, MAPS], d[i, SIZE], d[i - 1, SIZE]
+        x = ws.act[d[i - 1, A_OFF]:d[i - 1, A_OFF] + M * H * H].reshape(M, Q, 2, Q, 2)
+        want = ((x[:, :, 0, :, 0] + x[:, :, 0, :, 1]) + (x[:, :, 1, :, 0] + x[:, :, 1, :, 1])) * np.float32(0.25)
+        assert np.array_equal(ws.act[d[i, A_OFF]:d[i, A_OFF] + M * Q * Q].reshape(M, Q, Q), want)
+        checked += 1
+    assert checked

@@ -23,6 +23,10 @@ TINY = {
     "avgpool-on-image": "1x8x8-AP2-3C2-3N",
     "maxpool-after-avgpool": "1x12x12-2C3-AP2-MP5-3N",
     "avgpool-after-maxpool": "1x12x12-2C3-MP2-AP5-3N",
+    # 2x2 average pooling over rows of 13 and 17 windows (vectors of 16 or 8 lanes, doubled into two
+    # vectors per input row, and masked tails)
+    "avgpool-rows-of-13": "1x28x28-1C3-AP2-3N",
+    "avgpool-rows-of-17": "1x36x36-1C3-AP2-3N",
     # random connection tables: dense delta (under average pooling) and under max pooling
     "random-dense-dx": "1x9x9-3C2-AP2-4C3r2-4N-3N",
     "random-pooled-dx": "1x12x12-4C3-6C3r2-MP2-5N-3N",

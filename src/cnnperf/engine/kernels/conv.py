@@ -26,8 +26,7 @@ from cnnperf.engine.kernels.simd import (
     VL,
     nload,
     nsplat,
-    nstore,
-    nstore_first,
+    store_part,
     vadd,
     vfma,
     vkeep4,
@@ -40,15 +39,6 @@ from cnnperf.engine.kernels.simd import (
     vstore4,
     vstore8,
 )
-
-
-@inline_kernel
-def store_part(out, o, v, n):
-    """out[o : o + min(n, VL)] = v (nothing when n <= 0)."""
-    if n >= VL:
-        nstore(out, o, v)
-    elif n > 0:
-        nstore_first(out, o, v, n)
 
 
 def _make_segment_sums(nvec):

@@ -5,7 +5,21 @@ fused into the convolution's backward: `conv_backward_sparse`, `row_delta_sparse
 from __future__ import annotations
 
 from cnnperf.engine.kernels.base import ONE, ZERO, U, inline_kernel, inner_kernel
-from cnnperf.engine.kernels.simd import VL, niota, nload_even, nload_odd, nstore, vselect_gt
+from cnnperf.engine.kernels.simd import (
+    VL,
+    ndup_hi,
+    ndup_lo,
+    niota,
+    nload,
+    nload_even,
+    nload_odd,
+    nsplat,
+    nstore,
+    store_part,
+    vadd,
+    vmul,
+    vselect_gt,
+)
 
 
 @inner_kernel
@@ -97,16 +111,19 @@ def reciprocal_area(out, i, S):
 
 @inner_kernel
 def avgpool_forward(x, x_off, M, H, S, out, o_off):
-    """Non-overlapping S x S average pooling."""
+    """Non-overlapping S x S average pooling; 2 x 2 windows VL at a time (even/odd loads), each row's
+    last vector stored masked."""
     Q = H // S
     inv = reciprocal_area(out, o_off, S)
-    if S == 2:  # stride-2 rows: LLVM vectorises the interleaved loads
+    if S == 2:
+        vinv = nsplat(x, inv)
         for m in range(M):
             for qy in range(Q):
                 r, o = x_off + m * H * H + 2 * qy * H, o_off + m * Q * Q + qy * Q
-                for qx in range(Q):
-                    out[U(o + qx)] = ((x[U(r + 2 * qx)] + x[U(r + 2 * qx + 1)])
-                                      + (x[U(r + H + 2 * qx)] + x[U(r + H + 2 * qx + 1)])) * inv
+                for qx in range(0, Q, VL):
+                    i = r + 2 * qx
+                    s = vadd(vadd(nload_even(x, i), nload_odd(x, i)), vadd(nload_even(x, i + H), nload_odd(x, i + H)))
+                    store_part(out, o + qx, vmul(s, vinv), Q - qx)
         return
     for m in range(M):
         base = x_off + m * H * H
@@ -122,19 +139,23 @@ def avgpool_forward(x, x_off, M, H, S, out, o_off):
 
 @inner_kernel
 def avgpool_backward(dout, o_off, M, Q, S, dx, dx_off):
-    """dx[m, y, x] = dout[m, y // S, x // S] / (S*S) (every input pixel written once)."""
+    """dx[m, y, x] = dout[m, y // S, x // S] / (S*S) (every input pixel written once); S = 2: VL pooled
+    deltas at a time, each doubled along the row (`ndup_lo`, `ndup_hi`) and stored masked on both rows."""
     H = Q * S
     inv = reciprocal_area(dx, dx_off, S)
-    if S == 2:  # stride-2 rows: LLVM vectorises the interleaved stores
+    if S == 2:
+        vinv = nsplat(dx, inv)
         for m in range(M):
             for qy in range(Q):
                 r, o = dx_off + m * H * H + 2 * qy * H, o_off + m * Q * Q + qy * Q
-                for qx in range(Q):
-                    g = dout[U(o + qx)] * inv
-                    dx[U(r + 2 * qx)] = g
-                    dx[U(r + 2 * qx + 1)] = g
-                    dx[U(r + H + 2 * qx)] = g
-                    dx[U(r + H + 2 * qx + 1)] = g
+                for qx in range(0, Q, VL):
+                    g = vmul(nload(dout, o + qx), vinv)
+                    lo, hi, n = ndup_lo(g), ndup_hi(g), 2 * (Q - qx)
+                    i = r + 2 * qx
+                    store_part(dx, i, lo, n)
+                    store_part(dx, i + VL, hi, n - VL)
+                    store_part(dx, i + H, lo, n)
+                    store_part(dx, i + H + VL, hi, n - VL)
         return
     for m in range(M):
         for qy in range(Q):

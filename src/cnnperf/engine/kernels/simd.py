@@ -15,7 +15,7 @@ otherwise. Register tiles are chosen from them (module constants, fixed at compi
 cache keys compiled code by the same target, so a cache never mixes widths). Buffers are padded
 to `PAD` = 16 floats whatever the width, so the operations executed do not depend on it.
 Even/odd loads (`nload_even`, `nload_odd`), `niota` and `vselect_gt` run 2x2 max pooling a vector
-of windows at a time.
+of windows at a time, and with lane doubling (`ndup_lo`, `ndup_hi`) 2x2 average pooling.
 """
 
 from __future__ import annotations
@@ -154,6 +154,16 @@ def _load_parity(lanes, parity):
     return typer
 
 
+def _dup(lanes, half):
+    def typer(typingctx, v):
+        def codegen(context, builder, sig, args):
+            mask = [half * lanes // 2 + i // 2 for i in range(lanes)]
+            return builder.shuffle_vector(args[0], args[0], ir.Constant(ir.VectorType(ir.IntType(32), lanes), mask))
+        return v(v), codegen
+    typer.__name__ = typer.__qualname__ = f"vdup_{'hi' if half else 'lo'}{lanes}"
+    return typer
+
+
 def _broadcast(builder, vty, value, lanes):
     """`lanes` copies of a scalar value (insert into lane 0, shuffle)."""
     one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
@@ -191,6 +201,8 @@ nstore_first = intrinsic(_store_first(VL))  # ary[offset : offset + n] = v[:n] (
 nload_even = intrinsic(_load_parity(VL, 0))  # ary[offset : offset + 2*VL : 2]
 nload_odd = intrinsic(_load_parity(VL, 1))  # ary[offset + 1 : offset + 2*VL : 2]
 niota = intrinsic(_iota(VL))  # start + step * (0, 1, ..., VL-1) in the (integer) dtype of `ary`
+ndup_lo = intrinsic(_dup(VL, 0))  # (v0, v0, v1, v1, ..., v[VL/2-1], v[VL/2-1])
+ndup_hi = intrinsic(_dup(VL, 1))  # (v[VL/2], v[VL/2], ..., v[VL-1], v[VL-1])
 
 
 @intrinsic
@@ -256,6 +268,15 @@ def prefetch_write(typingctx, ary, offset):
         return context.get_dummy_value()
     return types.void(ary, offset), codegen
 
+
+
+@inline_kernel
+def store_part(out, o, v, n):
+    """out[o : o + min(n, VL)] = v (nothing when n <= 0)."""
+    if n >= VL:
+        nstore(out, o, v)
+    elif n > 0:
+        nstore_first(out, o, v, n)
 
 
 @inline_kernel
