@@ -1,8 +1,8 @@
 """Convolution with a connection table, backward (weight gradient, bias gradient, input delta).
 
 Dense delta (no max pooling after the layer): the delta is copied into padded rows (Pp
-columns, zero padding), the gradient of connection (m, c) is dz[m] . colT[c, t] per tap (sixteen
-taps at a time, summed across lanes together), and the input delta goes through a
+columns, zero padding), the gradient of connection (m, c) is dz[m] . colT[c, t] per tap (four
+maps sharing each column load, two taps at a time), and the input delta goes through a
 transposed column gradient dcolT[c, t] = sum over the maps of input c of W[m, c, t] dz[m] and
 its adjoint col2im. Under max pooling only the arg-max pixel of every window has a delta: the
 gradient of (m, c) accumulates, per arg-max pixel, the input map's window of (K-1)*H + K values
@@ -18,64 +18,45 @@ from __future__ import annotations
 from cnnperf.engine.kernels.activations import derivative
 from cnnperf.engine.kernels.base import ZERO, I, U, kernel
 from cnnperf.engine.kernels.conv_table import padded, table_offsets
-from cnnperf.engine.kernels.simd import (
-    vfma,
-    vload,
-    vload8,
-    vmul,
-    vsplat,
-    vsplat8,
-    vstore,
-    vstore8,
-    vstore_first,
-    vsums16,
-)
+from cnnperf.engine.kernels.simd import store_sums, vfma, vload, vload8, vmul, vsplat, vsplat8, vstore, vstore8, vsum
 
 
 @kernel
-def grad_taps16(dzp, m, Pp, col, r, grad, g, n):
-    """grad[g + i] = dz[m] . colT row r + i*Pp for the taps i < n (1..16): sixteen dot products over
-    the padded pixels, summed across lanes together (`vsums16`), one (masked) store."""
+def grad_tile_4x2(dzp, m0, m1, m2, m3, Pp, col, r, grad, g0, g1, g2, g3):
+    """grad[g_i], grad[g_i + 1] = dz[m_i] . colT rows r and r + Pp, for four maps."""
     z = vsplat(dzp, 0.0)
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = a9 = a10 = a11 = a12 = a13 = a14 = a15 = z
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+    for p in range(0, Pp, 16):
+        x0, x1 = vload(col, r + p), vload(col, r + Pp + p)
+        d = vload(dzp, m0 * Pp + p)
+        a0, b0 = vfma(a0, d, x0), vfma(b0, d, x1)
+        d = vload(dzp, m1 * Pp + p)
+        a1, b1 = vfma(a1, d, x0), vfma(b1, d, x1)
+        d = vload(dzp, m2 * Pp + p)
+        a2, b2 = vfma(a2, d, x0), vfma(b2, d, x1)
+        d = vload(dzp, m3 * Pp + p)
+        a3, b3 = vfma(a3, d, x0), vfma(b3, d, x1)
+    grad[U(g0)], grad[U(g0 + 1)] = vsum(a0), vsum(b0)
+    grad[U(g1)], grad[U(g1 + 1)] = vsum(a1), vsum(b1)
+    grad[U(g2)], grad[U(g2 + 1)] = vsum(a2), vsum(b2)
+    grad[U(g3)], grad[U(g3 + 1)] = vsum(a3), vsum(b3)
+
+
+@kernel
+def grad_row(dzp, m, Pp, col, r, KK, grad, g, taps):
+    """grad[g + t] = dz[m] . colT row r + t*Pp for `taps` (1..4) taps."""
+    z = vsplat(dzp, 0.0)
+    a0 = a1 = a2 = a3 = z
     for p in range(0, Pp, 16):
         d = vload(dzp, m * Pp + p)
         a0 = vfma(a0, d, vload(col, r + p))
-        if n > 1:
-            a1 = vfma(a1, d, vload(col, r + 1 * Pp + p))
-        if n > 2:
+        if taps > 1:
+            a1 = vfma(a1, d, vload(col, r + Pp + p))
+        if taps > 2:
             a2 = vfma(a2, d, vload(col, r + 2 * Pp + p))
-        if n > 3:
+        if taps > 3:
             a3 = vfma(a3, d, vload(col, r + 3 * Pp + p))
-        if n > 4:
-            a4 = vfma(a4, d, vload(col, r + 4 * Pp + p))
-        if n > 5:
-            a5 = vfma(a5, d, vload(col, r + 5 * Pp + p))
-        if n > 6:
-            a6 = vfma(a6, d, vload(col, r + 6 * Pp + p))
-        if n > 7:
-            a7 = vfma(a7, d, vload(col, r + 7 * Pp + p))
-        if n > 8:
-            a8 = vfma(a8, d, vload(col, r + 8 * Pp + p))
-        if n > 9:
-            a9 = vfma(a9, d, vload(col, r + 9 * Pp + p))
-        if n > 10:
-            a10 = vfma(a10, d, vload(col, r + 10 * Pp + p))
-        if n > 11:
-            a11 = vfma(a11, d, vload(col, r + 11 * Pp + p))
-        if n > 12:
-            a12 = vfma(a12, d, vload(col, r + 12 * Pp + p))
-        if n > 13:
-            a13 = vfma(a13, d, vload(col, r + 13 * Pp + p))
-        if n > 14:
-            a14 = vfma(a14, d, vload(col, r + 14 * Pp + p))
-        if n > 15:
-            a15 = vfma(a15, d, vload(col, r + 15 * Pp + p))
-    sums = vsums16(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
-    if n >= 16:
-        vstore(grad, g, sums)
-    else:
-        vstore_first(grad, g, sums, n)
+    store_sums(grad, g, taps, a0, a1, a2, a3)
 
 
 @kernel
@@ -150,12 +131,25 @@ def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_of
         for p in range(P, Pp):
             scratch[U(m * Pp + p)] = ZERO
         grad[U(gb + m)] = s
-    for c in range(C):  # per input map, its connections (the colT rows of its taps stay in L1)
+    for c in range(C):
         rc = c_off + c * KK * Pp
-        for e in range(conn[in_start + c], conn[in_start + c + 1]):
-            m, g0 = conn[pairs + 2 * e], conn[pairs + 2 * e + 1]
-            for t in range(0, KK, 16):
-                grad_taps16(scratch, m, Pp, col, rc + t * Pp, grad, g0 + t, min(16, KK - t))
+        e, e1 = conn[in_start + c], conn[in_start + c + 1]
+        while e + 4 <= e1:
+            q = pairs + 2 * e
+            t = 0
+            while t + 2 <= KK:
+                grad_tile_4x2(scratch, conn[q], conn[q + 2], conn[q + 4], conn[q + 6], Pp, col, rc + t * Pp, grad,
+                              conn[q + 1] + t, conn[q + 3] + t, conn[q + 5] + t, conn[q + 7] + t)
+                t += 2
+            if t < KK:
+                for k in range(4):
+                    grad_row(scratch, conn[q + 2 * k], Pp, col, rc + t * Pp, KK, grad, conn[q + 2 * k + 1] + t, 1)
+            e += 4
+        while e < e1:
+            q = pairs + 2 * e
+            for t in range(0, KK, 4):
+                grad_row(scratch, conn[q], Pp, col, rc + t * Pp, KK, grad, conn[q + 1] + t, min(4, KK - t))
+            e += 1
     if not need_dx:
         return
     d_off = M * Pp

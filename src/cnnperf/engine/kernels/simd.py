@@ -198,7 +198,6 @@ nstore = intrinsic(_store(VL))
 nsplat = intrinsic(_splat(VL))
 nkeep = intrinsic(_keep(VL))  # v with lanes n, n+1, ... set to 0
 nstore_first = intrinsic(_store_first(VL))  # ary[offset : offset + n] = v[:n] (a masked store)
-vstore_first = intrinsic(_store_first(LANES))  # 16 lanes
 nload_even = intrinsic(_load_parity(VL, 0))  # ary[offset : offset + 2*VL : 2]
 nload_odd = intrinsic(_load_parity(VL, 1))  # ary[offset + 1 : offset + 2*VL : 2]
 niota = intrinsic(_iota(VL))  # start + step * (0, 1, ..., VL-1) in the (integer) dtype of `ary`
@@ -253,29 +252,6 @@ def vsum(typingctx, v):
             x = builder.fadd(x, hi, flags=_EXACT)
         return builder.extract_element(x, ir.Constant(ir.IntType(32), 0))
     return v.dtype(v), codegen
-
-
-def _fold(builder, a, b, lanes, keep):
-    """Lane-pair sums of two vectors: lanes whose index i has (i // keep) even from a and b side by side,
-    plus the other half (a transposing step of `vsums16`)."""
-    lo = [i for i in range(2 * lanes) if (i // keep) % 2 == 0]
-    hi = [i for i in range(2 * lanes) if (i // keep) % 2 == 1]
-    mask = ir.VectorType(ir.IntType(32), lanes)
-    return builder.fadd(builder.shuffle_vector(a, b, ir.Constant(mask, lo)),
-                        builder.shuffle_vector(a, b, ir.Constant(mask, hi)), flags=_EXACT)
-
-
-@intrinsic
-def vsums16(typingctx, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15):
-    """The lane sums of sixteen 16-lane vectors as one vector (lane i: the sum of a_i), by a transposing
-    tree of shuffles and adds (45 operations, against 128 for sixteen `vsum`)."""
-    def codegen(context, builder, sig, args):
-        v, keep = list(args), 8
-        while len(v) > 1:
-            v = [_fold(builder, v[k], v[k + 1], 16, keep) for k in range(0, len(v), 2)]
-            keep //= 2
-        return v[0]
-    return a0(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15), codegen
 
 
 @intrinsic
