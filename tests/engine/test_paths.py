@@ -90,8 +90,8 @@ def test_lenet5_paths():
     spec = load_toml(Path(__file__).resolve().parents[2] / "examples" / "lenet5-c3.toml")
     p = by_index(spec)
     assert [(p[i].forward, p[i].backward) for i in range(1, 8)] == [
-        ("conv_direct", "conv_direct_dense"), ("avgpool", "avgpool"), ("conv_table", "conv_table_dense"),
-        ("avgpool", "avgpool"), ("conv_gemm", "full"), ("full", "full"), ("output", "output")]
+        ("conv_direct", "conv_direct_dense"), ("avgpool2", "avgpool2"), ("conv_table", "conv_table_dense"),
+        ("avgpool2", "avgpool2"), ("conv_gemm", "full"), ("full", "full"), ("output", "output")]
     c5 = p[5]  # 120 maps of 16 x 5 x 5 inputs, 1x1 output: backward as a fully connected layer
     assert (c5.macs_gradient, c5.macs_input_delta, c5.col2im, c5.dcol_bytes) == (120 * 400, 120 * 400, False, 0)
     c3 = p[3]

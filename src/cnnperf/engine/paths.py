@@ -5,16 +5,17 @@ numbers a per-layer cost model needs. Pure Python (no Numba, no NumPy arrays).
 answer into the descriptor table (DIRECT, POOLED, TABLE), `layer_paths` describes it. Sizes are
 counts per image; bytes are float32 (the training dtype).
 
-Path names. Forward: "conv_direct" (first layer on a one-map image: register-tiled direct convolution),
-"conv_gemm" (im2col + 4x4 register-blocked GEMM), "conv_table" (connection table: transposed
-im2col + tiled GEMM over the connected map pairs), "maxpool2" (2x2, unrolled), "maxpool",
-"avgpool", "full", "output". Backward: "conv_direct_pooled" / "conv_direct_dense" (delta rows
-+ register-tiled dot products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and
-input delta from the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max
-pixels, wide windows) / "conv_table_dense", "full" / "output" (input delta with the update
-fused row by row; also a convolution whose kernel covers its input, `ConvPath.whole`),
-"maxpool" (dense scatter of the delta, when its input is not a convolution), "avgpool" (the
-delta spread over each window), "fused" (max pooling after a convolution: done inside the
+Path names. Forward: "conv_direct" (first layer on a one-map image: register-tiled direct
+convolution), "conv_gemm" (im2col + 4x4 register-blocked GEMM), "conv_table" (connection table:
+transposed im2col + tiled GEMM over the connected map pairs), "maxpool2" (2x2, a vector of windows
+at a time), "maxpool", "avgpool2" (2x2, a vector of windows at a time), "avgpool", "full",
+"output". Backward: "conv_direct_pooled" / "conv_direct_dense" (delta rows + register-tiled dot
+products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and input delta from
+the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max pixels, wide windows) /
+"conv_table_dense", "full" / "output" (input delta with the update fused row by row; also a
+convolution whose kernel covers its input, `ConvPath.whole`), "maxpool" (dense scatter of the
+delta, when its input is not a convolution), "avgpool2" / "avgpool" (the delta spread over each
+window, 2x2 a vector at a time), "fused" (max pooling after a convolution: done inside the
 convolution's backward), "none" (nothing runs: pooling on the image).
 """
 
@@ -155,7 +156,8 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
 def _pool(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
     s, prev = shapes[i], shapes[i - 1]
     if s.kind == "avgpool":
-        forward, backward = "avgpool", "avgpool" if i > 1 else "none"
+        forward = "avgpool2" if s.kernel == 2 else "avgpool"  # the vector kernel and the scalar loop
+        backward = forward if i > 1 else "none"
     else:
         forward = "maxpool2" if s.kernel == 2 else "maxpool"
         backward = "none" if i == 1 else "fused" if prev.kind == "conv" else "maxpool"

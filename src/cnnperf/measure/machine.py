@@ -121,10 +121,12 @@ def train_macs(spec: NetworkSpec) -> int:
 
 # every kernel path the probes can take, (direction, path), each in at least MIN_PER_PATH probes
 PATHS = (("forward", "conv_direct"), ("forward", "conv_gemm"), ("forward", "conv_table"), ("forward", "maxpool2"),
-         ("forward", "maxpool"), ("forward", "avgpool"), ("forward", "full"), ("forward", "output"),
+         ("forward", "maxpool"), ("forward", "avgpool2"), ("forward", "avgpool"), ("forward", "full"),
+         ("forward", "output"),
          ("backward", "conv_direct_pooled"), ("backward", "conv_direct_dense"), ("backward", "conv_gemm_pooled"),
          ("backward", "conv_gemm_dense"), ("backward", "conv_table_pooled"), ("backward", "conv_table_dense"),
-         ("backward", "full"), ("backward", "output"), ("backward", "maxpool"), ("backward", "avgpool"))
+         ("backward", "full"), ("backward", "output"), ("backward", "maxpool"), ("backward", "avgpool2"),
+         ("backward", "avgpool"))
 MIN_PER_PATH = 5  # enough points for a cross-validated choice of form
 
 
