@@ -3,14 +3,10 @@ loads, or on a cold cache compiles, the kernels)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from cnnperf.engine.kernels import network as _net
-from cnnperf.engine.kernels.conv import MAX_BLOCKS
-from cnnperf.engine.kernels.gemm import MR, NR
-from cnnperf.engine.layout import A_OFF, Layout, build_layout, kernel_variants
+from cnnperf.engine.layout import A_OFF, Layout, build_layout
 from cnnperf.engine.store import Workspace, aligned_zeros, init_weights, layer_params, new_workspace, weighted_layers
 
 __all__ = ["Layout", "Workspace", "aligned_zeros", "build_layout", "evaluate_images", "forward_image", "init_weights",
@@ -48,27 +44,15 @@ def _check(layout: Layout, weights: np.ndarray, ws: Workspace) -> None:
 
 
 def options(layout: Layout, weights: np.ndarray, gout: np.ndarray | None = None) -> tuple:
-    """The kernels' last arguments (conn, dense, direct_dense, extra, exact, gout, m_edge, p_edge, s16 .. s128):
-    None for every kernel group and variant the network does not run, so it is not compiled (float32:
-    no exact activations; no gradient output but on the check path). The float64 check path (tests
-    only) compiles every group and variant once for all networks instead: the layer descriptors still
-    choose what runs."""
+    """The kernels' last arguments (conn, dense, direct_dense, extra, exact, gout): None for every
+    kernel group the network does not run, so it is not compiled (float32: no exact activations; no
+    gradient output but on the check path). The float64 check path (tests only) compiles every group
+    once for all networks instead: the layer descriptors still choose what runs."""
     g = layout.groups
     check = weights.dtype == np.float64
     return (layout.conn if check or "table" in g else None, 1 if check or "dense" in g else None,
-            1 if check or "direct_dense" in g else None, 1 if check or "extra" in g else None, True if check else None,
-            gout if gout is not None and gout.size else None, *(_ALL if check else _variants(layout)))
-
-
-VARIANTS = ("m_edge", "p_edge", "s16", "s32", "s64", "s128")  # the order of the kernels' arguments
-_ALL = (1,) * len(VARIANTS)
-
-
-@lru_cache(maxsize=32)
-def _variants(layout: Layout) -> tuple:
-    """1 for every kernel variant `layout` runs (`kernel_variants`), None for the others."""
-    v = kernel_variants(layout.desc, MR, NR, MAX_BLOCKS)
-    return tuple(1 if name in v else None for name in VARIANTS)
+            1 if check or "direct_dense" in g else None, 1 if check or "extra" in g else None,
+            True if check else None, gout if gout is not None and gout.size else None)
 
 
 def train_images(

@@ -114,42 +114,6 @@ def kernel_groups(desc: np.ndarray) -> frozenset:
     return frozenset(out - {""})
 
 
-def chunk_widths(fp: int, blocks: int) -> set[int]:
-    """The chunk widths (columns) the convolution backward runs over fp columns with chunks of `blocks`
-    16-column blocks: the chunk while it fits, then 16 at a time (`kernels.conv.chunk_width`)."""
-    cf, out, f0 = blocks * 16, set(), 0
-    while f0 < fp:
-        width = cf if f0 + cf <= fp else 16
-        out.add(width)
-        f0 += width
-    return out
-
-
-def kernel_variants(desc: np.ndarray, mr: int, nr: int, max_blocks: int) -> frozenset:
-    """The kernel variants a network runs (the rest are pruned from its compile): "m_edge" / "p_edge"
-    when some im2col convolution's maps are no multiple of the GEMM tile's mr rows / its pixels of
-    nr, "s16" .. "s128" the chunk widths of the convolution backward (gradient: CH_G blocks; input
-    delta, from layer 2 on: CH_D blocks; at most max_blocks). mr, nr, max_blocks: the kernels' constants
-    for the vector width compiled for."""
-    out = set()
-    for i in range(1, len(desc)):
-        d = desc[i]
-        if d[KIND] != KIND_IDS["conv"] or d[DIRECT] or d[TABLE]:
-            continue
-        if d[MAPS] % mr:
-            out.add("m_edge")
-        if (d[SIZE] * d[SIZE]) % nr:
-            out.add("p_edge")
-        if d[SIZE] == 1 and not d[POOLED]:  # paths.ConvPath.whole: the backward of a full layer
-            continue
-        fp = padded(int(d[FAN_IN]))
-        widths = chunk_widths(fp, min(int(d[CH_G]), max_blocks))
-        if i > 1:
-            widths |= chunk_widths(fp, min(int(d[CH_D]), max_blocks))
-        out |= {f"s{w}" for w in widths}
-    return frozenset(out)
-
-
 def build_layout(spec: NetworkSpec) -> Layout:
     """Descriptor table and buffer sizes for `spec` (shapes from paper Fig. 2 style specs)."""
     shapes = spec.shapes

@@ -131,40 +131,34 @@ def chunk_width(f0, Fp, ch):
 
 
 @inline_kernel
-def chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n, width, s16, s32, s64, s128):
-    """segment_sums over one chunk of `width` (16, 32, 64 or 128) columns; s16 .. s128 None: that width
-    never runs in this network (`cnnperf.engine.layout.kernel_variants`), so its kernel is not compiled.
-    The integers are cast to int64, so every call site shares one specialisation of each kernel (Numba
-    compiles one per argument types)."""
+def chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n, width):
+    """segment_sums over one chunk of `width` (16, 32, 64 or 128) columns. The integers are cast to int64,
+    so every call site shares one specialisation of each kernel (Numba compiles one per argument types)."""
     r0, d0, s0, R, n_seg, f0, o, stride, n = I(r0), I(d0), I(s0), I(R), I(n_seg), I(f0), I(o), I(stride), I(n)
     if MAX_BLOCKS >= 8 and width == 128:
-        if s128 is not None:
-            segment_sums_8(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
+        segment_sums_8(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
     elif MAX_BLOCKS >= 4 and width == 64:
-        if s64 is not None:
-            segment_sums_4(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
+        segment_sums_4(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
     elif MAX_BLOCKS >= 2 and width == 32:
-        if s32 is not None:
-            segment_sums_2(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
-    elif s16 is not None:
+        segment_sums_2(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
+    else:
         segment_sums_1(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, o, stride, n)
 
 
 @inline_kernel
-def sums_by_chunks(x, rows, r0, d, d0, start, s0, R, n_seg, out, stride, cols, Fp, ch, s16, s32, s64, s128):
+def sums_by_chunks(x, rows, r0, d, d0, start, s0, R, n_seg, out, stride, cols, Fp, ch):
     """chunk_sums over the columns [0, Fp), chunk by chunk (chunk_width): segment sg's sums go to
     out[sg*stride + c] for the columns c < cols."""
     f0 = 0
     while f0 < Fp:
         width = chunk_width(f0, Fp, ch)
-        chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, f0, stride, cols - f0, width, s16, s32, s64,
-                   s128)
+        chunk_sums(x, rows, r0, d, d0, start, s0, R, n_seg, f0, out, f0, stride, cols - f0, width)
         f0 += width
 
 
 @inner_kernel
 def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, dpool, p_off, arg, g_off, kind, col, c_off, grad, gb, dcol,
-                         need_dx, bucket, ch_g, ch_d, s16, s32, s64, s128):
+                         need_dx, bucket, ch_g, ch_d):
     """Convolution under S x S max pooling (Q windows per map): only each window's arg-max pixel has
     a delta. The pooled delta dpool is turned into d (times f') in place.
 
@@ -184,7 +178,7 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, dpool, p_off, arg, g_off, k
             bucket[U(m * Q + q)] = c_off + a * Fs
         grad[U(gb + m)] = s
     # the gradient, chunk by chunk: every map's rows of the chunk (col[:, chunk] stays in L1)
-    sums_by_chunks(col, bucket, 0, dpool, p_off, bucket, 0, Q, M, grad, F, F, Fp, ch_g, s16, s32, s64, s128)
+    sums_by_chunks(col, bucket, 0, dpool, p_off, bucket, 0, Q, M, grad, F, F, Fp, ch_g)
     if not need_dx:
         return
     # bucket the maps by arg-max pixel: start[p], then the entries (weight row, delta) in pixel order
@@ -206,12 +200,11 @@ def conv_backward_sparse(W, w_off, M, F, O, S, Q, y, dpool, p_off, arg, g_off, k
     for p in range(P, 0, -1):
         bucket[U(st + p)] = bucket[U(st + p - 1)]
     bucket[U(st)] = 0
-    sums_by_chunks(W, bucket, ent, dcol, dv, bucket, st, 0, P, dcol, Fs, Fp, Fp, ch_d, s16, s32, s64, s128)
+    sums_by_chunks(W, bucket, ent, dcol, dv, bucket, st, 0, P, dcol, Fs, Fp, Fp, ch_d)
 
 
 @inner_kernel
-def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol, need_dx, bucket, ch_g, ch_d, s16,
-                        s32, s64, s128):
+def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol, need_dx, bucket, ch_g, ch_d):
     """Convolution with a dense delta dz (already through f'): grad = dz col, dcol = dz^T W, as the
     sparse kernel over every pixel. `bucket`: the col row of every (m, p) [M*P], the weight row of
     every (p, m) [P*M]; `dcol`: P rows of Fs, then dz transposed [P*M]."""
@@ -222,7 +215,7 @@ def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol
             s += dz[U(z_off + m * P + p)]
             bucket[U(m * P + p)] = c_off + p * Fs
         grad[U(gb + m)] = s
-    sums_by_chunks(col, bucket, 0, dz, z_off, bucket, 0, P, M, grad, F, F, Fp, ch_g, s16, s32, s64, s128)
+    sums_by_chunks(col, bucket, 0, dz, z_off, bucket, 0, P, M, grad, F, F, Fp, ch_g)
     if not need_dx:
         return
     dt, wr = P * Fs, M * P
@@ -230,7 +223,7 @@ def conv_backward_dense(W, w_off, M, F, P, dz, z_off, col, c_off, grad, gb, dcol
         for m in range(M):
             bucket[U(wr + p * M + m)] = w_off + m * F
             dcol[U(dt + p * M + m)] = dz[U(z_off + m * P + p)]
-    sums_by_chunks(W, bucket, wr, dcol, dt, bucket, 0, M, P, dcol, Fs, Fp, Fp, ch_d, s16, s32, s64, s128)
+    sums_by_chunks(W, bucket, wr, dcol, dt, bucket, 0, M, P, dcol, Fs, Fp, Fp, ch_d)
 
 
 @inner_kernel

@@ -143,24 +143,19 @@ tile_main, tile_rows, tile_cols, tile_one = _make_tile(MR, NR), _make_tile(MR, 1
 
 
 @kernel
-def gemm_bias_nt(W, w_off, b_off, M, F, col, c_off, P, out, o_off, m_edge, p_edge):
-    """out[o_off + m*P + p] = b[m] + sum_f W[w_off + m*F + f] * col[c_off + p*Fs + f] over f < Fp.
-    m_edge / p_edge None: M is a multiple of MR / P of NR in every layer of the network, so the edge
-    tiles are not compiled (`cnnperf.engine.layout.kernel_variants`)."""
+def gemm_bias_nt(W, w_off, b_off, M, F, col, c_off, P, out, o_off):
+    """out[o_off + m*P + p] = b[m] + sum_f W[w_off + m*F + f] * col[c_off + p*Fs + f] over f < Fp."""
     Fp, Fs = padded_f(F), row_stride(F)
     Mt, Pt = M - M % MR, P - P % NR
     for m0 in range(0, Mt, MR):
         w0, o = w_off + m0 * F, o_off + m0 * P
         for p0 in range(0, Pt, NR):
             tile_main(W, w0, F, col, c_off + p0 * Fs, Fs, Fp, out, o + p0, P, b_off + m0)
-        if p_edge is not None:
-            for p in range(Pt, P):
-                tile_rows(W, w0, F, col, c_off + p * Fs, Fs, Fp, out, o + p, P, b_off + m0)
-    if m_edge is not None:
-        for m in range(Mt, M):
-            w0, o = w_off + m * F, o_off + m * P
-            for p0 in range(0, Pt, NR):
-                tile_cols(W, w0, F, col, c_off + p0 * Fs, Fs, Fp, out, o + p0, P, b_off + m)
-            if p_edge is not None:
-                for p in range(Pt, P):
-                    tile_one(W, w0, F, col, c_off + p * Fs, Fs, Fp, out, o + p, P, b_off + m)
+        for p in range(Pt, P):
+            tile_rows(W, w0, F, col, c_off + p * Fs, Fs, Fp, out, o + p, P, b_off + m0)
+    for m in range(Mt, M):
+        w0, o = w_off + m * F, o_off + m * P
+        for p0 in range(0, Pt, NR):
+            tile_cols(W, w0, F, col, c_off + p0 * Fs, Fs, Fp, out, o + p0, P, b_off + m)
+        for p in range(Pt, P):
+            tile_one(W, w0, F, col, c_off + p * Fs, Fs, Fp, out, o + p, P, b_off + m)

@@ -54,7 +54,7 @@ from cnnperf.engine.layout import (
 
 
 @inline_kernel
-def conv_forward_layer(i, desc, W, act, col, dcol, conn, m_edge, p_edge):
+def conv_forward_layer(i, desc, W, act, col, dcol, conn):
     """Convolution i before its activation: direct (first layer), table, or im2col + GEMM."""
     M, O, C = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS]
     H, K, F = desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
@@ -68,16 +68,16 @@ def conv_forward_layer(i, desc, W, act, col, dcol, conn, m_edge, p_edge):
                           c_off, dcol, 0, act, a_out)
     else:
         im2col(act, a_in, C, H, K, col, c_off)
-        gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, c_off, O * O, act, a_out, m_edge, p_edge)
+        gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, c_off, O * O, act, a_out)
 
 
 @inline_kernel
-def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact, m_edge, p_edge):
+def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact):
     """Forward of layer i (> 0): reads its input activations, writes its outputs."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
     a_in, a_out = desc[i, A_IN], desc[i, A_OFF]
     if k == KIND_CONV:
-        conv_forward_layer(i, desc, W, act, col, dcol, conn, m_edge, p_edge)
+        conv_forward_layer(i, desc, W, act, col, dcol, conn)
         activate(act, a_out, a_out + M * O * O, act_kind, exact)
     elif k == KIND_MAXPOOL:
         maxpool_forward(act, a_in, M, H, K, act, a_out, arg, desc[i, ARG_OFF])
@@ -92,7 +92,7 @@ def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact,
 
 @inline_kernel
 def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense,
-                        direct_dense, s16, s32, s64, s128):
+                        direct_dense):
     """Gradient of convolution i into `grad` and, except for layer 1, its input delta."""
     M, O, C = desc[i, MAPS], desc[i, SIZE], desc[i, IN_MAPS]
     H, K, F = desc[i, IN_SIZE], desc[i, KERNEL], desc[i, FAN_IN]
@@ -113,8 +113,7 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
                                       delta, a_in, need_dx)
         else:
             conv_backward_sparse(W, w_off, M, F, O, desc[i + 1, KERNEL], nq, act, delta, p_off, arg, g_off,
-                                 act_kind, col, c_off, grad, gb, dcol, need_dx, bucket, desc[i, CH_G], desc[i, CH_D],
-                                 s16, s32, s64, s128)
+                                 act_kind, col, c_off, grad, gb, dcol, need_dx, bucket, desc[i, CH_G], desc[i, CH_D])
             if need_dx:
                 col2im(dcol, C, H, K, delta, a_in, bucket, M * nq)
     elif desc[i, TABLE]:
@@ -130,14 +129,14 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
     elif dense is not None:
         scale_by_derivative(delta, act, a_out, a_out + M * P, act_kind)
         conv_backward_dense(W, w_off, M, F, P, delta, a_out, col, c_off, grad, gb, dcol, need_dx, bucket, desc[i, CH_G],
-                            desc[i, CH_D], s16, s32, s64, s128)
+                            desc[i, CH_D])
         if need_dx:
             col2im(dcol, C, H, K, delta, a_in, bucket, I(-1))
 
 
 @inline_kernel
 def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch, conn, dense,
-                   direct_dense, extra, gout, s16, s32, s64, s128):
+                   direct_dense, extra, gout):
     """Backward of layer i from its output delta: input delta (not for layer 1), then its update.
     Max pooling after a convolution is fused into the convolution's backward (nothing to do here)."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
@@ -164,7 +163,7 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act
         else:
             gb = ((desc[i, N_W] + 15) // 16) * 16
             conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense,
-                                direct_dense, s16, s32, s64, s128)
+                                direct_dense)
             apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate, prefetch)
 
 
@@ -203,30 +202,27 @@ def output_loss(desc, act, delta, labels, n):
 
 @kernel
 def run_images(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind, rotate,
-               prefetch, train, conn, dense, direct_dense, extra, exact, gout, m_edge, p_edge, s16, s32, s64,
-               s128):
+               prefetch, train, conn, dense, direct_dense, extra, exact, gout):
     """Per-image SGD over images[lo:hi] (rows are flattened images), or with `train` False the
     forward only. Returns (errors, loss sum). One entry for both, so a run compiles one function.
 
-    The last twelve arguments choose what is compiled (None: that code is pruned before typing, so a
+    The last six arguments choose what is compiled (None: that code is pruned before typing, so a
     run compiles only the kernels its network uses): `conn` the connection blocks (table
     convolutions), `dense` im2col convolutions without max pooling after them, `direct_dense` such a
     first convolution (`conv_direct`), `extra` average pooling
     and max pooling of a non-convolution, `exact` the float64 activations, `gout` the gradient
-    output of the check path (None: update the weights), `m_edge`/`p_edge` the GEMM's edge tiles
-    and `s16` .. `s128` the chunk widths of the convolution backward
-    (`cnnperf.engine.layout.kernel_variants`)."""
+    output of the check path (None: update the weights)."""
     L = desc.shape[0]
     errors, loss = 0, 0.0
     for n in range(lo, hi):
         load_image(act, images, n)
         for i in range(1, L):
-            forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact, m_edge, p_edge)
+            forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact)
         lo_n, pred = output_loss(desc, act, delta, labels, n)
         loss += lo_n
         errors += pred != labels[n]
         if train:
             for i in range(L - 1, 0, -1):
                 backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch,
-                               conn, dense, direct_dense, extra, gout, s16, s32, s64, s128)
+                               conn, dense, direct_dense, extra, gout)
     return errors, loss

@@ -42,8 +42,7 @@ def counter_cost(n):
 
 @kernel
 def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, bucket, images, labels, lo, hi, lr, act_kind,
-                          rotate, prefetch, ticks, conn, dense, direct_dense, extra, exact, gout, m_edge, p_edge, s16,
-                          s32, s64, s128):
+                          rotate, prefetch, ticks, conn, dense, direct_dense, extra, exact, gout):
     """`train_images` (the same last arguments) with ticks[i, 0] += forward ticks of layer i,
     ticks[i, 1] += backward (+ update) ticks. Returns (errors, loss sum, ticks from the first image's start to
     the last one's end)."""
@@ -54,7 +53,7 @@ def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, bucket, ima
         load_image(act, images, n)
         for i in range(1, L):
             t0 = _cycles()
-            forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact, m_edge, p_edge)
+            forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact)
             ticks[i, 0] += _cycles() - t0
         lo_n, pred = output_loss(desc, act, delta, labels, n)
         loss += lo_n
@@ -62,6 +61,6 @@ def train_images_profiled(desc, W, act, delta, arg, col, dcol, grad, bucket, ima
         for i in range(L - 1, 0, -1):
             t0 = _cycles()
             backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch,
-                           conn, dense, direct_dense, extra, gout, s16, s32, s64, s128)
+                           conn, dense, direct_dense, extra, gout)
             ticks[i, 1] += _cycles() - t0
     return errors, loss, _cycles() - start
