@@ -93,15 +93,26 @@ def _store(lanes):
     return typer
 
 
+def _broadcast(builder, vty, value, lanes):
+    """`lanes` copies of a scalar value (insert into lane 0, shuffle)."""
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+
+
+def _first_lanes(context, builder, n, n_type, lanes):
+    """The mask of lanes 0 .. n-1 (lane i: i < n)."""
+    ity = ir.VectorType(ir.IntType(64), lanes)
+    nv = _broadcast(builder, ity, context.cast(builder, n, n_type, types.int64), lanes)
+    return builder.icmp_signed("<", ir.Constant(ity, list(range(lanes))), nv)
+
+
 def _splat(lanes):
     def typer(typingctx, ary, x):
         def codegen(context, builder, sig, args):
             dt = sig.args[0].dtype
             vty = ir.VectorType(context.get_value_type(dt), lanes)
-            x = context.cast(builder, args[1], sig.args[1], dt)
-            one = builder.insert_element(ir.Constant(vty, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
-            return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
-                                          ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+            return _broadcast(builder, vty, context.cast(builder, args[1], sig.args[1], dt), lanes)
         return Vec(ary.dtype, lanes)(ary, x), codegen
     typer.__name__ = typer.__qualname__ = f"vsplat{lanes}"
     return typer
@@ -110,12 +121,8 @@ def _splat(lanes):
 def _keep(lanes):
     def typer(typingctx, v, n):
         def codegen(context, builder, sig, args):
-            idx = ir.Constant(ir.VectorType(ir.IntType(64), lanes), list(range(lanes)))
-            nv = builder.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), lanes), ir.Undefined),
-                                        context.cast(builder, args[1], sig.args[1], types.int64),
-                                        ir.Constant(ir.IntType(32), 0))
-            nv = builder.shuffle_vector(nv, nv, ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
-            return builder.select(builder.icmp_signed("<", idx, nv), args[0], ir.Constant(args[0].type, None))
+            mask = _first_lanes(context, builder, args[1], sig.args[1], lanes)
+            return builder.select(mask, args[0], ir.Constant(args[0].type, None))
         return v(v, n), codegen
     typer.__name__ = typer.__qualname__ = f"vkeep{lanes}"
     return typer
@@ -125,14 +132,8 @@ def _store_first(lanes):
     def typer(typingctx, ary, offset, v, n):
         def codegen(context, builder, sig, args):
             ptr = _vector_pointer(context, builder, sig.args[0], args[0], args[1], lanes)
-            vty = ptr.type.pointee
-            idx = ir.Constant(ir.VectorType(ir.IntType(64), lanes), list(range(lanes)))
-            nv = builder.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), lanes), ir.Undefined),
-                                        context.cast(builder, args[3], sig.args[3], types.int64),
-                                        ir.Constant(ir.IntType(32), 0))
-            nv = builder.shuffle_vector(nv, nv, ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
-            mask = builder.icmp_signed("<", idx, nv)
-            fnty = ir.FunctionType(ir.VoidType(), [vty, ptr.type, ir.IntType(32), mask.type])
+            mask = _first_lanes(context, builder, args[3], sig.args[3], lanes)
+            fnty = ir.FunctionType(ir.VoidType(), [ptr.type.pointee, ptr.type, ir.IntType(32), mask.type])
             name = f"llvm.masked.store.v{lanes}f{sig.args[0].dtype.bitwidth}.p0"
             fn = cgutils.get_or_insert_function(builder.module, fnty, name)
             builder.call(fn, [args[2], ptr, ir.Constant(ir.IntType(32), sig.args[0].dtype.bitwidth // 8), mask])
@@ -162,13 +163,6 @@ def _dup(lanes, half):
         return v(v), codegen
     typer.__name__ = typer.__qualname__ = f"vdup_{'hi' if half else 'lo'}{lanes}"
     return typer
-
-
-def _broadcast(builder, vty, value, lanes):
-    """`lanes` copies of a scalar value (insert into lane 0, shuffle)."""
-    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
-    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
-                                  ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
 
 
 def _iota(lanes):
@@ -267,7 +261,6 @@ def prefetch_write(typingctx, ary, offset):
         builder.call(fn, [builder.bitcast(builder.gep(data, [args[1]]), i8p), i32(1), i32(3), i32(1)])
         return context.get_dummy_value()
     return types.void(ary, offset), codegen
-
 
 
 @inline_kernel
