@@ -57,11 +57,15 @@ def test_threads_1_is_bit_reproducible(mnist):
 
 
 def test_eight_threads_learn_as_well_as_one(mnist):
-    """CHAOS with P = 8 (oversubscribed on small machines): within 0.5 percentage points of P = 1."""
-    errs = {}
-    for p in (1, 8):
-        result, _ = train(preset("small"), mnist, TrainConfig(epochs=1, threads=p))
-        errs[p] = result.epochs[0].test.error_rate
-        assert result.epochs[0].train.images == 60000 and result.epochs[0].test.images == 10000
-    print(f"small, 1 epoch, lr 0.001: test error P=1 {errs[1]:.2%}, P=8 {errs[8]:.2%}")
-    assert abs(errs[8] - errs[1]) <= 0.005
+    """CHAOS with P = 8 (oversubscribed on small machines): the median of three runs within 0.5
+    percentage points of P = 1. P = 8 is not deterministic (lock-free updates in whatever order the
+    threads reach them): single runs on the 2-core VM gave 3.72-4.34 % against 3.80 % at P = 1."""
+    runs = {1: [], 8: []}
+    for p, n in ((1, 1), (8, 3)):
+        for _ in range(n):
+            result, _ = train(preset("small"), mnist, TrainConfig(epochs=1, threads=p))
+            runs[p].append(result.epochs[0].test.error_rate)
+            assert result.epochs[0].train.images == 60000 and result.epochs[0].test.images == 10000
+    err1, err8 = runs[1][0], float(np.median(runs[8]))
+    print(f"small, 1 epoch, lr 0.001: test error P=1 {err1:.2%}, P=8 {', '.join(f'{e:.2%}' for e in runs[8])}")
+    assert abs(err8 - err1) <= 0.005
