@@ -6,7 +6,8 @@ function cost atomic increments and decrements per layer and image (3-5 % of the
 
 Kernels that only other kernels call are `inner_kernel`s: compiled without the CPython and cfunc
 wrappers (Numba's option for its own jitted helpers), whose unboxing code for ~20 array arguments
-Numba would otherwise optimise and emit for every kernel (about a tenth of a cold compile). Called
+Numba would otherwise optimise and emit for every kernel (about a tenth of a cold compile), and
+compiled link-only (`linkonly`: LLVM optimises and emits their code once, in their callers). Called
 from Python they raise TypeError (a wrapper-less entry point would crash the interpreter).
 """
 
@@ -21,6 +22,7 @@ from numba.core.options import DefaultOptions
 from numba.core.registry import CPUDispatcher
 
 from cnnperf.engine.build import KERNELS, source_digest
+from cnnperf.engine.kernels import linkonly
 
 
 class KernelsCacheLocator:
@@ -59,7 +61,8 @@ if hasattr(DefaultOptions, "_nrt"):
 
 kernel = njit(**_OPTIONS)
 inline_kernel = njit(**_OPTIONS, inline="always")
-_inner = njit(**_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+_inner = njit(**_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True,
+              **({"pipeline_class": linkonly.LinkOnlyCompiler} if linkonly.SUPPORTED else {}))
 
 
 class KernelOnly(CPUDispatcher):
