@@ -1,7 +1,7 @@
 """The compiled-kernel cache is invalidated by an edit of any kernel module: Numba stamps a cached
 function with its own file only, while the kernels inline each other across files."""
 
-from cnnperf.engine.kernels import base, network, update
+from cnnperf.engine.kernels import base, gemm, linkonly, network, update
 
 
 def test_the_digest_covers_every_module_of_the_folder(tmp_path):
@@ -17,8 +17,15 @@ def test_the_digest_covers_every_module_of_the_folder(tmp_path):
 
 
 def test_kernels_are_cached_under_a_stamp_with_the_digest():
-    for dispatcher in (network.run_images, update.apply_update):
+    for dispatcher in (network.run_images, gemm.gemm_bias_nt):
         locator = dispatcher._cache._impl.locator
         assert isinstance(locator, base.KernelsCacheLocator)
         stamp = locator.get_source_stamp()
         assert stamp[1] == base.source_digest() and stamp[0] == locator._inner.get_source_stamp()
+
+
+def test_inner_kernels_are_cached_only_where_they_are_not_link_only():
+    """A link-only inner kernel is compiled where a caller needs it (`kernels.linkonly`)."""
+    from numba.core.caching import NullCache
+    assert isinstance(update.apply_update._cache, NullCache) is linkonly.SUPPORTED
+    assert not isinstance(gemm.gemm_bias_nt._cache, NullCache)

@@ -59,10 +59,12 @@ _OPTIONS = {"nogil": True, "cache": True, "fastmath": True, "error_model": "nump
 if hasattr(DefaultOptions, "_nrt"):
     _OPTIONS["_nrt"] = False
 
-kernel = njit(**_OPTIONS)
+kernel = njit(**_OPTIONS, **({"pipeline_class": linkonly.KernelCompiler} if linkonly.SUPPORTED else {}))
 inline_kernel = njit(**_OPTIONS, inline="always")
-_inner = njit(**_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True,
-              **({"pipeline_class": linkonly.LinkOnlyCompiler} if linkonly.SUPPORTED else {}))
+_INNER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+if linkonly.SUPPORTED:  # link-only, and compiled where a caller needs it, never cached (`linkonly`)
+    _INNER.update(cache=False, pipeline_class=linkonly.LinkOnlyCompiler)
+_inner = njit(**{**_OPTIONS, **_INNER})
 
 
 class KernelOnly(CPUDispatcher):

@@ -3,25 +3,32 @@
 Numba makes every compiled function a library of its own: it optimises the library's module
 (module passes at -O3), turns it into machine code in the JIT, and links the optimised module into
 each caller's library, whose module passes optimise the linked code again (inlining it) and whose
-machine code contains it. A function that only kernels call never runs its own machine code, so
-`LinkOnlyLibrary` skips both: a library keeps Numba's function passes and is finalised without
-module passes or machine code. The top-level kernel (`kernels.network.run_images`) then runs the
-module passes once over everything. A cold compile does about 1.5 s less LLVM work for a preset;
-the step time is the same within the noise (`benchmarks/engine.py`).
+machine code contains it. A function that only kernels call never runs its own machine code, so a
+`LinkOnlyLibrary` keeps Numba's function passes only: no module passes, no machine code. Kernels
+with a Python entry (`KernelLibrary`) are optimised and made machine code as before, but link into
+their callers as they were before their module passes. The top-level kernel
+(`kernels.network.run_images`) runs the module passes once over everything: a preset's cold
+compile does about 1.5 s less LLVM work; step times are the same within the noise.
 
-Such a library is cached as LLVM bitcode (Numba's own `serialize_using_bitcode`). With a Numba
-whose internals differ from these (checked at import), `inner_kernel`s compile as any kernel does.
+Every copy of a function that a caller links is then the same code (Numba keeps the first of
+several `linkonce_odr` definitions, so mixed forms would make the result depend on the order of
+compiles), and inner kernels are not cached (a library loaded from Numba's cache links as the
+module its machine code was made from, which codegen has changed): a network compiled after
+another one trains bit-identically to one compiled on an empty cache. With a Numba whose
+internals differ from these (checked at import), kernels compile as Numba compiles them.
 """
 
 from __future__ import annotations
 
+import llvmlite.binding as ll
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 from numba.core.compiler_machinery import register_pass
 from numba.core.typed_passes import NativeLowering
 
 _HOOKS = ("_optimize_final_module", "_finalize_final_module", "_finalize_dynamic_globals",
-          "_verify_declare_only_symbols", "serialize_using_bitcode", "get_pointer_to_function")
+          "_verify_declare_only_symbols", "get_pointer_to_function",
+          "_get_module_for_linking")
 SUPPORTED = all(hasattr(JITCodeLibrary, h) for h in _HOOKS) and hasattr(DefaultPassBuilder, "define_nopython_pipeline")
 
 
@@ -44,8 +51,28 @@ class LinkOnlyLibrary(JITCodeLibrary):
     def codegen(self):
         return _NoEnvCodegen(self._codegen)
 
-    def serialize_using_object_code(self):
-        return self.serialize_using_bitcode()
+
+class KernelLibrary(JITCodeLibrary):
+    """The library of a kernel with a Python entry: optimised and made machine code as Numba does,
+    but linked into callers as it was before its module passes, as a `LinkOnlyLibrary` is. So every
+    copy of a function in a caller's module is the same code, whichever library it was linked from
+    (Numba keeps the first of several `linkonce_odr` definitions, in an order that depends on what
+    the cache held)."""
+
+    _unoptimised = None
+
+    def _optimize_final_module(self):
+        self._unoptimised = self._final_module.clone()
+        super()._optimize_final_module()
+
+    def _get_module_for_linking(self):
+        self._ensure_finalized()
+        if self._shared_module is None and self._unoptimised is not None:
+            for fn in self._unoptimised.functions:  # as Numba's: exported functions become linkonce_odr
+                if not fn.is_declaration and fn.linkage == ll.Linkage.external:
+                    fn.linkage = "linkonce_odr"
+            self._shared_module = self._unoptimised
+        return super()._get_module_for_linking()
 
 
 class _NoEnvCodegen:
@@ -62,23 +89,28 @@ class _NoEnvCodegen:
         pass
 
 
-@register_pass(mutates_CFG=True, analysis_only=False)
-class LinkOnlyLowering(NativeLowering):
-    """Numba's lowering, into a `LinkOnlyLibrary`."""
+def _compiler(library_class):
+    """Numba's nopython pipeline, lowering into a `library_class`."""
 
-    _name = "cnnperf_link_only_lowering"
+    @register_pass(mutates_CFG=True, analysis_only=False)
+    class Lowering(NativeLowering):
+        _name = f"cnnperf_lowering_{library_class.__name__}"
 
-    def run_pass(self, state):
-        if state.library is None:
-            state.library = LinkOnlyLibrary(state.targetctx.codegen(), state.func_id.func_qualname)
-            state.library.enable_object_caching()
-        return super().run_pass(state)
+        def run_pass(self, state):
+            if state.library is None:
+                state.library = library_class(state.targetctx.codegen(), state.func_id.func_qualname)
+                state.library.enable_object_caching()
+            return super().run_pass(state)
+
+    class Compiler(CompilerBase):
+        def define_pipelines(self):
+            pm = DefaultPassBuilder.define_nopython_pipeline(self.state)
+            pm.passes = [(Lowering if p is NativeLowering else p, d) for p, d in pm.passes]
+            return [pm]
+
+    Compiler.__name__ = Compiler.__qualname__ = f"{library_class.__name__}Compiler"
+    return Compiler
 
 
-class LinkOnlyCompiler(CompilerBase):
-    """Numba's nopython pipeline with `LinkOnlyLowering` in place of `NativeLowering`."""
-
-    def define_pipelines(self):
-        pm = DefaultPassBuilder.define_nopython_pipeline(self.state)
-        pm.passes = [(LinkOnlyLowering if p is NativeLowering else p, d) for p, d in pm.passes]
-        return [pm]
+LinkOnlyCompiler = _compiler(LinkOnlyLibrary)
+KernelCompiler = _compiler(KernelLibrary)
