@@ -12,9 +12,9 @@ compile does about 1.5 s less LLVM work; step times are the same within the nois
 
 Every copy of a function that a caller links is then the same code (Numba keeps the first of
 several `linkonce_odr` definitions, so mixed forms would make the result depend on the order of
-compiles), and inner kernels are not cached (a library loaded from Numba's cache links as the
-module its machine code was made from, which codegen has changed): a network compiled after
-another one trains bit-identically to one compiled on an empty cache. With a Numba whose
+compiles), and inner kernels are not cached (a library loaded from Numba's cache linked other
+code than a fresh one, presumably the module after machine-code generation): a network compiled
+after others, fresh or cached, trains bit-identically to one compiled on an empty cache. With a Numba whose
 internals differ from these (checked at import), kernels compile as Numba compiles them.
 """
 
