@@ -1,6 +1,8 @@
 """The compiled-kernel cache is invalidated by an edit of any kernel module: Numba stamps a cached
 function with its own file only, while the kernels inline each other across files."""
 
+from numba.core.caching import NullCache
+
 from cnnperf.engine.kernels import base, gemm, linkonly, network, update
 
 
@@ -26,6 +28,5 @@ def test_kernels_are_cached_under_a_stamp_with_the_digest():
 
 def test_inner_kernels_are_cached_only_where_they_are_not_link_only():
     """A link-only inner kernel is compiled where a caller needs it (`kernels.linkonly`)."""
-    from numba.core.caching import NullCache
     assert isinstance(update.apply_update._cache, NullCache) is linkonly.SUPPORTED
     assert not isinstance(gemm.gemm_bias_nt._cache, NullCache)

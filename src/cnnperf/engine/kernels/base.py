@@ -59,11 +59,13 @@ _OPTIONS = {"nogil": True, "cache": True, "fastmath": True, "error_model": "nump
 if hasattr(DefaultOptions, "_nrt"):
     _OPTIONS["_nrt"] = False
 
-kernel = njit(**_OPTIONS, **({"pipeline_class": linkonly.KernelCompiler} if linkonly.SUPPORTED else {}))
-inline_kernel = njit(**_OPTIONS, inline="always")
-_INNER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
-if linkonly.SUPPORTED:  # link-only, and compiled where a caller needs it, never cached (`linkonly`)
+_KERNEL, _INNER = {}, {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+if linkonly.SUPPORTED:  # inner kernels link-only, compiled where a caller needs them, never cached
+    _KERNEL.update(pipeline_class=linkonly.KernelCompiler)
     _INNER.update(cache=False, pipeline_class=linkonly.LinkOnlyCompiler)
+
+kernel = njit(**{**_OPTIONS, **_KERNEL})
+inline_kernel = njit(**_OPTIONS, inline="always")
 _inner = njit(**{**_OPTIONS, **_INNER})
 
 
