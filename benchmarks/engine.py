@@ -58,24 +58,19 @@ def use_isa(isa: str) -> None:
 
 
 def nominal_peak_gflops() -> tuple[float, str]:
-    """Clock x 2 FMA pipes x fp32 lanes of the ISA the kernels are compiled for x 2 flops (an
-    assumption stated in the output); the CPU's own widest ISA from /proc/cpuinfo beside it."""
+    """Clock x 2 FMA pipes x fp32 lanes per pipe and cycle x 2 flops (the pipe count an assumption
+    stated in the output). Lanes: those of the ISA the kernels are compiled for, capped at the width
+    the core executes (`fma_fp32_lanes`: Zen 4 runs AVX-512 as 256-bit halves)."""
     from cnnperf.engine.kernels.simd import target_vector
-    clock_mhz, flags = 0.0, ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("cpu MHz") and not clock_mhz:
-                clock_mhz = float(line.split(":")[1])
-            if line.startswith("flags") and not flags:
-                flags = line
-    except OSError:
-        pass
-    cpu = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "SSE"
-    lanes = target_vector()[0]
-    isa = {16: "AVX-512", 8: "AVX2"}.get(lanes, "SSE")
-    per_core = clock_mhz / 1e3 * 2 * lanes * 2
-    how = f"{clock_mhz / 1e3:.2f} GHz x 2 FMA pipes x {lanes} fp32 lanes ({isa} build) x 2 flops"
-    return per_core, f"{how} = {per_core:.0f} GFLOP/s per core; the CPU reports {cpu}"
+    from cnnperf.hardware.topology import detect_machine, fma_fp32_lanes
+    clock_ghz = detect_machine().clock_hz / 1e9
+    pipe_lanes, why = fma_fp32_lanes()
+    build = target_vector()[0]
+    lanes = min(build, pipe_lanes)
+    isa = {16: "AVX-512", 8: "AVX2"}.get(build, "SSE")
+    per_core = clock_ghz * 2 * lanes * 2
+    how = f"{clock_ghz:.2f} GHz x 2 FMA pipes x {lanes} fp32 lanes ({isa} build) x 2 flops"
+    return per_core, f"{how} = {per_core:.0f} GFLOP/s per core; the CPU: {why}"
 
 
 def gemm_gflops(repeat: int = 200) -> float:

@@ -30,9 +30,11 @@ def _read(path: str) -> str | None:
 
 
 def _cpuinfo_field(text: str | None, key: str) -> str | None:
+    """The first line's value whose name is exactly `key` ("model" is not "model name")."""
     for line in (text or "").splitlines():
-        if line.startswith(key) and ":" in line:
-            return line.split(":", 1)[1].strip()
+        name, sep, value = line.partition(":")
+        if sep and name.strip() == key:
+            return value.strip()
     return None
 
 
@@ -74,6 +76,27 @@ def simd_fp32_lanes() -> int:
     """fp32 lanes of the widest vector unit the CPU reports: 16 (AVX-512), 8 (AVX2), else 4."""
     flags = cpu_flags()
     return 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+
+
+def fma_fp32_lanes(cpuinfo: str | None = None) -> tuple[int, str]:
+    """fp32 lanes one FMA pipe completes per cycle, and why: the widest ISA's vector
+    (`simd_fp32_lanes`), except where the core executes vectors in narrower halves, as AMD's
+    Zen 1 (family 0x17, model < 0x30: 128-bit pipes) and Zen 4 (family 0x19 with AVX-512:
+    256-bit pipes) do. `cpuinfo`: the text of /proc/cpuinfo (read where None)."""
+    text = _read("/proc/cpuinfo") if cpuinfo is None else cpuinfo
+    flags = set((_cpuinfo_field(text, "flags") or "").split())
+    isa = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    vendor = _cpuinfo_field(text, "vendor_id") or ""
+    try:
+        family, model = int(_cpuinfo_field(text, "cpu family") or -1), int(_cpuinfo_field(text, "model") or -1)
+    except ValueError:
+        family = model = -1
+    name = {16: "AVX-512", 8: "AVX2", 4: "SSE"}[isa]
+    if vendor == "AuthenticAMD" and family == 0x19 and isa > 8:
+        return 8, f"{name}, executed as 256-bit halves (AMD family 0x19: Zen 4)"
+    if vendor == "AuthenticAMD" and family == 0x17 and 0 <= model < 0x30 and isa > 4:
+        return 4, f"{name}, executed as 128-bit halves (AMD family 0x17, model < 0x30: Zen 1)"
+    return isa, f"{name}, full-width pipes"
 
 
 def cache_bytes(level: int, cpu: int = 0) -> int:
