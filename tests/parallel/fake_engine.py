@@ -28,6 +28,10 @@ class FakeEngine:
         weighted = [s.index for s in spec.shapes if s.weights]
         return Layout(spec, {i: k for k, i in enumerate(weighted)})
 
+    def compile_kernels(self, layout):
+        self.compiled = getattr(self, "compiled", 0) + 1
+        return False
+
     def init_weights(self, layout, seed, dtype=np.float32):
         return np.full(len(layout.offsets), float(seed), dtype=dtype)
 

@@ -8,6 +8,7 @@ cache compile, the kernels when first touched. The API the CHAOS trainer uses:
 - `init_weights(layout, seed, dtype)` -> the shared weight store (flat, 64-byte aligned blocks)
 - `new_workspace(layout, dtype, worker=(k, P))` -> one worker's network instance (private buffers;
   worker k of P > 1 writes the shared weights in `DEFAULT_ORDER`, one of `WRITE_ORDERS`)
+- `compile_kernels(layout)`: compile (or load) the training loop, on a cold cache with two cores
 - `train_images(layout, weights, ws, images, labels, lo, hi, lr)` -> (errors, loss sum)
 - `evaluate_images(layout, weights, ws, images, labels, lo, hi)` -> (errors, loss sum)
 - `forward_image`, `loss_and_gradient`, `loss_only` (float64 check path), `layer_params`,
@@ -28,12 +29,12 @@ _HOME = {
     "WRITE_ORDERS": "store", "DEFAULT_ORDER": "store",
     "train_images": "api", "evaluate_images": "api", "forward_image": "api", "loss_and_gradient": "api",
     "loss_only": "api", "LayerTimes": "profile", "profile_layers": "profile",
-    "LayerPath": "paths", "layer_paths": "paths",
+    "LayerPath": "paths", "layer_paths": "paths", "compile_kernels": "warm",
 }
 __all__ = ["DEFAULT_ORDER", "WRITE_ORDERS", "LayerPath", "LayerTimes", "Layout", "Workspace", "aligned_zeros",
-           "build_layout", "dense_conv_weights", "evaluate_images", "forward_image", "init_weights", "layer_params",
-           "layer_paths", "loss_and_gradient", "loss_only", "new_workspace", "profile_layers", "train_images",
-           "weighted_layers"]
+           "build_layout", "compile_kernels", "dense_conv_weights", "evaluate_images", "forward_image", "init_weights",
+           "layer_params", "layer_paths", "loss_and_gradient", "loss_only", "new_workspace", "profile_layers",
+           "train_images", "weighted_layers"]
 
 
 def __getattr__(name: str):

@@ -55,15 +55,21 @@ def options(layout: Layout, weights: np.ndarray, gout: np.ndarray | None = None)
             True if check else None, gout if gout is not None and gout.size else None)
 
 
+def loop_args(layout: Layout, weights, ws: Workspace, rows, labels, lo: int, hi: int, lr: float, train: bool) -> tuple:
+    """The arguments of the per-image loop (`kernels.network.run_images`), in its order."""
+    return (layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows, labels, lo, hi,
+            weights.dtype.type(lr), layout.activation, ws.rotate, ws.prefetch, train,
+            *options(layout, weights, ws.gout))
+
+
 def train_images(
     layout: Layout, weights, ws: Workspace, images, labels, lo: int, hi: int, lr: float
 ) -> tuple[int, float]:
     """Per-image SGD over images[lo:hi], updating `weights` in place. Returns (errors, loss sum)."""
     _check(layout, weights, ws)
     rows = _rows(layout, images, weights.dtype)
-    e, loss = _net.run_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows,
-                              _labels(layout, labels, rows, lo, hi), lo, hi, weights.dtype.type(lr), layout.activation,
-                              ws.rotate, ws.prefetch, True, *options(layout, weights, ws.gout))
+    e, loss = _net.run_images(*loop_args(layout, weights, ws, rows, _labels(layout, labels, rows, lo, hi), lo, hi, lr,
+                                         True))
     return int(e), float(loss)
 
 
@@ -71,9 +77,8 @@ def evaluate_images(layout: Layout, weights, ws: Workspace, images, labels, lo: 
     """Forward only over images[lo:hi]. Returns (errors, loss sum)."""
     _check(layout, weights, ws)
     rows = _rows(layout, images, weights.dtype)
-    e, loss = _net.run_images(layout.desc, weights, ws.act, ws.delta, ws.arg, ws.col, ws.dcol, ws.grad, ws.bucket, rows,
-                              _labels(layout, labels, rows, lo, hi), lo, hi, weights.dtype.type(0), layout.activation,
-                              ws.rotate, ws.prefetch, False, *options(layout, weights, ws.gout))
+    e, loss = _net.run_images(*loop_args(layout, weights, ws, rows, _labels(layout, labels, rows, lo, hi), lo, hi, 0,
+                                         False))
     return int(e), float(loss)
 
 

@@ -103,6 +103,7 @@ class Trainer:
         of the shared weights and of one network instance."""
         eng = self.engine
         layout = eng.build_layout(self.spec)
+        eng.compile_kernels(layout)
         w, ws = eng.init_weights(layout, 0), eng.new_workspace(layout)
         s = self.spec.shapes[0]
         x = np.zeros((1, s.size, s.size) if s.maps == 1 else (1, s.maps, s.size, s.size), dtype=np.float32)

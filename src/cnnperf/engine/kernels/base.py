@@ -67,6 +67,9 @@ if linkonly.SUPPORTED:  # inner kernels link-only, compiled where a caller needs
 kernel = njit(**{**_OPTIONS, **_KERNEL})
 inline_kernel = njit(**_OPTIONS, inline="always")
 _inner = njit(**{**_OPTIONS, **_INNER})
+_cached_inner = _inner
+if linkonly.SUPPORTED:  # a cached inner kernel: its caller's linking module, bitcode in Numba's cache
+    _cached_inner = njit(**{**_OPTIONS, **_INNER, "cache": True, "pipeline_class": linkonly.CachedLinkOnlyCompiler})
 
 
 class KernelOnly(CPUDispatcher):
@@ -79,6 +82,16 @@ class KernelOnly(CPUDispatcher):
 def inner_kernel(func):
     """`kernel` without the Python and cfunc wrappers: for kernels that only other kernels call."""
     disp = _inner(func)
+    disp.__class__ = KernelOnly
+    return disp
+
+
+def cached_inner_kernel(func):
+    """An `inner_kernel` that Numba's cache stores as the code its callers link (`linkonly`), so that
+    a helper process can compile it while this one compiles others (`engine.warm`)."""
+    disp = _cached_inner(func)
+    if linkonly.SUPPORTED:
+        disp._cache = linkonly.LinkOnlyFunctionCache(disp.py_func)
     disp.__class__ = KernelOnly
     return disp
 

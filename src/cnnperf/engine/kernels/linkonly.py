@@ -14,13 +14,18 @@ Every copy of a function that a caller links is then the same code (Numba keeps 
 several `linkonce_odr` definitions, so mixed forms would make the result depend on the order of
 compiles), and inner kernels are not cached (a library loaded from Numba's cache linked other
 code than a fresh one, presumably the module after machine-code generation): a network compiled
-after others, fresh or cached, trains bit-identically to one compiled on an empty cache. With a Numba whose
-internals differ from these (checked at import), kernels compile as Numba compiles them.
+after others, fresh or cached, trains bit-identically to one compiled on an empty cache. The one
+exception is a `CachedLinkOnlyLibrary` (`base.cached_inner_kernel`: the backward half of the loop,
+which `engine.warm` has a helper process compile): Numba's cache stores the module its callers
+link, as bitcode, and `LinkOnlyCacheImpl` rebuilds the library from it, so a loaded one links the
+same code as a fresh one. With a Numba whose internals differ from these (checked at import),
+kernels compile as Numba compiles them.
 """
 
 from __future__ import annotations
 
 import llvmlite.binding as ll
+from numba.core import caching, compiler
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler import CompilerBase, DefaultPassBuilder
 from numba.core.compiler_machinery import register_pass
@@ -29,7 +34,8 @@ from numba.core.typed_passes import NativeLowering
 _HOOKS = ("_optimize_final_module", "_finalize_final_module", "_finalize_dynamic_globals",
           "_verify_declare_only_symbols", "get_pointer_to_function",
           "_get_module_for_linking")
-SUPPORTED = all(hasattr(JITCodeLibrary, h) for h in _HOOKS) and hasattr(DefaultPassBuilder, "define_nopython_pipeline")
+SUPPORTED = (all(hasattr(JITCodeLibrary, h) for h in _HOOKS) and hasattr(DefaultPassBuilder, "define_nopython_pipeline")
+             and hasattr(caching, "CompileResultCacheImpl") and hasattr(compiler.CompileResult, "_rebuild"))
 
 
 class LinkOnlyLibrary(JITCodeLibrary):
@@ -50,6 +56,42 @@ class LinkOnlyLibrary(JITCodeLibrary):
     @property
     def codegen(self):
         return _NoEnvCodegen(self._codegen)
+
+
+class CachedLinkOnlyLibrary(LinkOnlyLibrary):
+    """A `LinkOnlyLibrary` that Numba's cache stores as the module its callers link (LLVM bitcode,
+    no machine code), so that another process can compile it for this one (`engine.warm`)."""
+
+    def serialize_using_object_code(self):
+        return (self.name, "linkonly", self._get_module_for_linking().as_bitcode())
+
+    @classmethod
+    def from_bitcode(cls, codegen, name, bitcode):
+        """The library as it was serialised: finalised, its linking module the stored one."""
+        self = cls(codegen, name)
+        self._final_module = self._shared_module = ll.parse_bitcode(bitcode)
+        self._finalized = True
+        return self
+
+
+class LinkOnlyCacheImpl(caching.CompileResultCacheImpl):
+    """Numba's cache of compile results, rebuilding a `CachedLinkOnlyLibrary` from its bitcode (as
+    `CompileResult._rebuild` does for a library with machine code)."""
+
+    def rebuild(self, target_context, payload):
+        libdata, fndesc, env, signature, objectmode, lifted, typeann, reload_init, referenced_envs = payload
+        for fn in reload_init or ():
+            fn()
+        library = CachedLinkOnlyLibrary.from_bitcode(target_context.codegen(), libdata[0], libdata[2])
+        return compiler.CompileResult(
+            target_context=target_context, typing_context=target_context.typing_context, library=library,
+            environment=env, entry_point=target_context.get_executable(library, fndesc, env), fndesc=fndesc,
+            type_annotation=typeann, signature=signature, objectmode=objectmode, lifted=lifted, typing_error=None,
+            call_helper=None, metadata=None, reload_init=reload_init, referenced_envs=referenced_envs)
+
+
+class LinkOnlyFunctionCache(caching.FunctionCache):
+    _impl_class = LinkOnlyCacheImpl
 
 
 class KernelLibrary(JITCodeLibrary):
@@ -113,4 +155,5 @@ def _compiler(library_class):
 
 
 LinkOnlyCompiler = _compiler(LinkOnlyLibrary)
+CachedLinkOnlyCompiler = _compiler(CachedLinkOnlyLibrary)
 KernelCompiler = _compiler(KernelLibrary)

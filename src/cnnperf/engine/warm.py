@@ -1,0 +1,103 @@
+"""Compile a training run's kernels with two cores (issue 15, cold start).
+
+On a cold cache the per-image loop (`kernels.network.run_images`) is about all of a run's compile,
+and Numba compiles on one core. Its two halves are `forward_layer` and `backward_layer`; the
+backward one is a `cached_inner_kernel`, stored in Numba's cache as the code its callers link. So
+`compile_kernels` has a helper process compile `backward_layer` into the cache while this process
+compiles `forward_layer`; the loop then links both (the helper's as the bitcode it stored), so it
+computes exactly what a compile in one process does.
+
+Nothing happens when the loop is already in the cache, with one usable core, when Numba's cache is
+off, or when kernels compile as Numba compiles them (`linkonly.SUPPORTED` false). If the helper
+fails, the loop compiles what it would have compiled (the same result, only later).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HELPER_TIMEOUT_S = 600
+_HELPER = """
+import pickle, sys
+sys.path.insert(0, sys.argv[1])
+from cnnperf.engine.kernels import network
+network.backward_layer.compile(pickle.loads(sys.stdin.buffer.read()))
+"""
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _signature(dispatcher, loop_names: list[str], loop_types: list) -> tuple:
+    """Argument types of `dispatcher` as the loop calls it: its parameters are the loop's, by name,
+    and the layer index `i` (a range over the layers: intp)."""
+    from numba import types
+    by_name = dict(zip(loop_names, loop_types))
+    params = dispatcher.py_func.__code__.co_varnames[:dispatcher.py_func.__code__.co_argcount]
+    return tuple(types.intp if p == "i" else by_name[p] for p in params)
+
+
+def _in_cache(dispatcher, sig) -> bool | None:
+    """Whether Numba's cache holds `dispatcher` for `sig`; None where that cannot be told."""
+    cache = dispatcher._cache
+    try:
+        return cache._index_key(sig, dispatcher.targetctx.codegen()) in cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 (a Numba without these internals, or caching off: NullCache)
+        return None
+
+
+def compile_kernels(layout, dtype=np.float32) -> bool:
+    """Compile (or load) the training loop of `layout` for `dtype`; with two or more usable cores and
+    nothing cached, the backward kernels compile in a helper process meanwhile. Returns whether a
+    helper compiled them. The next `train_images` / `evaluate_images` call runs without compiling."""
+    from numba import typeof
+
+    from cnnperf.engine.api import _rows, loop_args
+    from cnnperf.engine.kernels import linkonly, network
+    from cnnperf.engine.store import init_weights, new_workspace
+    w, ws = init_weights(layout, 0, dtype), new_workspace(layout, dtype)
+    rows = _rows(layout, np.zeros((1, layout.spec.shapes[0].neurons)), dtype)
+    args = loop_args(layout, w, ws, rows, np.zeros(1, np.int64), 0, 1, 0.0, True)
+    names = list(network.run_images.py_func.__code__.co_varnames[:len(args)])
+    types_ = [typeof(a) for a in args]
+    backward = _signature(network.backward_layer, names, types_)
+    helper = None
+    if (linkonly.SUPPORTED and _usable_cpus() >= 2 and _in_cache(network.run_images, tuple(types_)) is False
+            and _in_cache(network.backward_layer, backward) is False):
+        helper = _start_helper(backward)
+        network.forward_layer.compile(_signature(network.forward_layer, names, types_))
+        _finish(helper)
+    network.run_images.compile(tuple(types_))
+    return helper is not None and helper.returncode == 0
+
+
+def _start_helper(sig) -> subprocess.Popen | None:
+    src = str(Path(__file__).resolve().parents[2])  # the directory holding this cnnperf package
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", _HELPER, src], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc.stdin.write(pickle.dumps(sig))
+        proc.stdin.close()
+    except OSError:
+        return None
+    return proc
+
+
+def _finish(helper: subprocess.Popen | None) -> None:
+    if helper is None:
+        return
+    try:
+        helper.wait(timeout=HELPER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        helper.kill()
+        helper.wait()
