@@ -37,8 +37,10 @@ engine.train_images(layout, w, ws, x, y, 0, 20, 0.01)
 engine.evaluate_images(layout, w, ws, x, y, 0, 20)
 np.save(out, w)
 kernels = {"forward": network.forward_layer, "backward": network.backward_layer, "loop": network.run_images}
+ir = "" if network.run_images._cache_hits else next(iter(network.run_images.overloads.values())).library.get_llvm_str()
+calls = sum(line.count("layer") for line in ir.splitlines() if " call " in line and "_layer" in line)
 print(json.dumps({"helper": helper, "overloads": {k: len(d.overloads) for k, d in kernels.items()},
-                  "hits": {k: sum(d._cache_hits.values()) for k, d in kernels.items()}}))
+                  "hits": {k: sum(d._cache_hits.values()) for k, d in kernels.items()}, "layer_calls": calls}))
 """
 
 pytestmark = pytest.mark.skipif(not linkonly.SUPPORTED, reason="this Numba compiles kernels as it does by default")
@@ -61,6 +63,7 @@ def test_a_helper_compiles_the_backward_kernels_and_the_run_is_the_same(tmp_path
     assert two["overloads"] == {"forward": 1, "backward": 1, "loop": 1}  # the helper's types are the loop's
     assert two["hits"]["backward"] == 1 and plain["hits"]["backward"] == 0  # loaded as the helper stored it
     assert np.array_equal(np.load(tmp_path / "two.npy"), expected)
+    assert plain["layer_calls"] == two["layer_calls"] == 0  # LLVM inlined both halves into the loop
     again = _run("warm", tmp_path / "two", tmp_path / "again.npy")  # the loop is cached now: no helper
     assert again["helper"] is False and again["hits"]["loop"] == 1
     assert np.array_equal(np.load(tmp_path / "again.npy"), expected)

@@ -67,8 +67,9 @@ if linkonly.SUPPORTED:  # inner kernels link-only, compiled where a caller needs
 kernel = njit(**{**_OPTIONS, **_KERNEL})
 inline_kernel = njit(**_OPTIONS, inline="always")
 _inner = njit(**{**_OPTIONS, **_INNER})
-_cached_inner = _inner
-if linkonly.SUPPORTED:  # a cached inner kernel: its caller's linking module, bitcode in Numba's cache
+_inlined_inner = _cached_inner = _inner
+if linkonly.SUPPORTED:  # inlined into callers by LLVM; cached: its callers' linking module, as bitcode
+    _inlined_inner = njit(**{**_OPTIONS, **_INNER, "pipeline_class": linkonly.InlinedLinkOnlyCompiler})
     _cached_inner = njit(**{**_OPTIONS, **_INNER, "cache": True, "pipeline_class": linkonly.CachedLinkOnlyCompiler})
 
 
@@ -86,9 +87,16 @@ def inner_kernel(func):
     return disp
 
 
+def inlined_inner_kernel(func):
+    """An `inner_kernel` that LLVM inlines into its callers (`linkonly.InlinedLinkOnlyLibrary`)."""
+    disp = _inlined_inner(func)
+    disp.__class__ = KernelOnly
+    return disp
+
+
 def cached_inner_kernel(func):
-    """An `inner_kernel` that Numba's cache stores as the code its callers link (`linkonly`), so that
-    a helper process can compile it while this one compiles others (`engine.warm`)."""
+    """An `inlined_inner_kernel` that Numba's cache stores as the code its callers link (`linkonly`),
+    so that a helper process can compile it while this one compiles others (`engine.warm`)."""
     disp = _cached_inner(func)
     if linkonly.SUPPORTED:
         disp._cache = linkonly.LinkOnlyFunctionCache(disp.py_func)

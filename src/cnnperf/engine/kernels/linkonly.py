@@ -41,12 +41,18 @@ SUPPORTED = (all(hasattr(JITCodeLibrary, h) for h in _HOOKS) and hasattr(Default
 class LinkOnlyLibrary(JITCodeLibrary):
     """A library only linked into other libraries: no module passes, no machine code."""
 
+    ALWAYS_INLINE = False  # mark the kernel's function `alwaysinline` for its callers' inliner
+
     def _optimize_final_module(self):
         pass  # the caller's module passes optimise this code where it is inlined
 
     def _finalize_final_module(self):
         self._finalize_dynamic_globals()
         self._verify_declare_only_symbols()
+        if self.ALWAYS_INLINE:  # its own function: the one defined here with external linkage (callees' are linkonce)
+            for fn in self._final_module.functions:
+                if not fn.is_declaration and fn.linkage == ll.Linkage.external:
+                    fn.add_function_attribute("alwaysinline")
         self._finalized = True
 
     def get_pointer_to_function(self, name):
@@ -58,9 +64,16 @@ class LinkOnlyLibrary(JITCodeLibrary):
         return _NoEnvCodegen(self._codegen)
 
 
-class CachedLinkOnlyLibrary(LinkOnlyLibrary):
-    """A `LinkOnlyLibrary` that Numba's cache stores as the module its callers link (LLVM bitcode,
-    no machine code), so that another process can compile it for this one (`engine.warm`)."""
+class InlinedLinkOnlyLibrary(LinkOnlyLibrary):
+    """A `LinkOnlyLibrary` whose kernel LLVM inlines into every caller (the per-layer dispatchers,
+    called once per layer and image: as Numba-level inlining did, without copying Numba's IR)."""
+
+    ALWAYS_INLINE = True
+
+
+class CachedLinkOnlyLibrary(InlinedLinkOnlyLibrary):
+    """An `InlinedLinkOnlyLibrary` that Numba's cache stores as the module its callers link (LLVM
+    bitcode, no machine code), so that another process can compile it for this one (`engine.warm`)."""
 
     def serialize_using_object_code(self):
         return (self.name, "linkonly", self._get_module_for_linking().as_bitcode())
@@ -155,5 +168,6 @@ def _compiler(library_class):
 
 
 LinkOnlyCompiler = _compiler(LinkOnlyLibrary)
+InlinedLinkOnlyCompiler = _compiler(InlinedLinkOnlyLibrary)
 CachedLinkOnlyCompiler = _compiler(CachedLinkOnlyLibrary)
 KernelCompiler = _compiler(KernelLibrary)

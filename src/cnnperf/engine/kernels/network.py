@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnperf.engine.kernels.activations import activate, scale_by_derivative
-from cnnperf.engine.kernels.base import ZERO, I, U, cached_inner_kernel, inline_kernel, inner_kernel, kernel
+from cnnperf.engine.kernels.base import ZERO, I, U, cached_inner_kernel, inline_kernel, inlined_inner_kernel, kernel
 from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
@@ -71,7 +71,7 @@ def conv_forward_layer(i, desc, W, act, col, dcol, conn):
         gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, c_off, O * O, act, a_out)
 
 
-@inner_kernel
+@inlined_inner_kernel
 def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact):
     """Forward of layer i (> 0): reads its input activations, writes its outputs."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
