@@ -67,7 +67,6 @@ if linkonly.SUPPORTED:  # inner kernels link-only, compiled where a caller needs
 kernel = njit(**{**_OPTIONS, **_KERNEL})
 inline_kernel = njit(**_OPTIONS, inline="always")
 _inner = njit(**{**_OPTIONS, **_INNER})
-_inlined_inner = _cached_inner = _inner
 if linkonly.SUPPORTED:  # inlined into callers by LLVM; cached: its callers' linking module, as bitcode
     _inlined_inner = njit(**{**_OPTIONS, **_INNER, "pipeline_class": linkonly.InlinedLinkOnlyCompiler})
     _cached_inner = njit(**{**_OPTIONS, **_INNER, "cache": True, "pipeline_class": linkonly.CachedLinkOnlyCompiler})
@@ -88,7 +87,10 @@ def inner_kernel(func):
 
 
 def inlined_inner_kernel(func):
-    """An `inner_kernel` that LLVM inlines into its callers (`linkonly.InlinedLinkOnlyLibrary`)."""
+    """An `inner_kernel` that LLVM inlines into its callers (`linkonly.InlinedLinkOnlyLibrary`); without
+    link-only support an `inline_kernel` (Numba inlines it)."""
+    if not linkonly.SUPPORTED:
+        return inline_kernel(func)
     disp = _inlined_inner(func)
     disp.__class__ = KernelOnly
     return disp
@@ -96,10 +98,12 @@ def inlined_inner_kernel(func):
 
 def cached_inner_kernel(func):
     """An `inlined_inner_kernel` that Numba's cache stores as the code its callers link (`linkonly`),
-    so that a helper process can compile it while this one compiles others (`engine.warm`)."""
+    so that a helper process can compile it while this one compiles others (`engine.warm`); without
+    link-only support an `inline_kernel`."""
+    if not linkonly.SUPPORTED:
+        return inline_kernel(func)
     disp = _cached_inner(func)
-    if linkonly.SUPPORTED:
-        disp._cache = linkonly.LinkOnlyFunctionCache(disp.py_func)
+    disp._cache = linkonly.LinkOnlyFunctionCache(disp.py_func)
     disp.__class__ = KernelOnly
     return disp
 
