@@ -57,10 +57,11 @@ def use_isa(isa: str) -> None:
     os.environ.update(NUMBA_CPU_NAME="znver3", NUMBA_CPU_FEATURES=flags, ATEN_CPU_CAPABILITY="avx2")
 
 
-def nominal_peak_gflops() -> tuple[float, str]:
+def nominal_peak_gflops() -> tuple[float, str, bool]:
     """Clock x 2 FMA pipes x fp32 lanes per pipe and cycle x 2 flops (the pipe count an assumption
     stated in the output). Lanes: those of the ISA the kernels are compiled for, capped at the width
-    the core executes (`fma_fp32_lanes`: Zen 4 runs AVX-512 as 256-bit halves)."""
+    the core executes (`fma_fp32_lanes`: Zen 4 runs AVX-512 as 256-bit halves). Also returns whether
+    the core's pipes are wider than the build's vectors."""
     from cnnperf.engine.kernels.simd import target_vector
     from cnnperf.hardware.topology import detect_machine, fma_fp32_lanes
     clock_ghz = detect_machine().clock_hz / 1e9
@@ -70,14 +71,7 @@ def nominal_peak_gflops() -> tuple[float, str]:
     isa = {16: "AVX-512", 8: "AVX2"}.get(build, "SSE")
     per_core = clock_ghz * 2 * lanes * 2
     how = f"{clock_ghz:.2f} GHz x 2 FMA pipes x {lanes} fp32 lanes ({isa} build) x 2 flops"
-    return per_core, f"{how} = {per_core:.0f} GFLOP/s per core; the CPU: {why}"
-
-
-def wider_pipes_than_build() -> bool:
-    """Whether the core's FMA pipes are wider than the vectors the kernels are compiled for."""
-    from cnnperf.engine.kernels.simd import target_vector
-    from cnnperf.hardware.topology import fma_fp32_lanes
-    return fma_fp32_lanes()[0] > target_vector()[0]
+    return per_core, f"{how} = {per_core:.0f} GFLOP/s per core; the CPU: {why}", pipe_lanes > build
 
 
 def gemm_gflops(repeat: int = 200) -> float:
@@ -245,11 +239,11 @@ def main() -> int:
     if args.sparse_only:
         sparse_vs_dense(args.rounds)
         return 0
-    peak, how = nominal_peak_gflops()
+    peak, how, wider_pipes = nominal_peak_gflops()
     print(f"nominal fp32 peak (one core): {how}")
     gemm = gemm_gflops()
     print(f"our GEMM kernel alone (60x500 . 500x484): {gemm:.0f} GFLOP/s ({100 * gemm / peak:.0f} % of nominal)")
-    if args.isa != "native" and wider_pipes_than_build():
+    if args.isa != "native" and wider_pipes:
         print(f"  an {args.isa.upper()} build on this CPU, not an {args.isa.upper()} CPU: its pipes are wider than the "
               "build's vectors and may run the narrower FMAs faster than the nominal peak assumes (a GEMM above 100 % "
               "says so), so '% peak' overstates what such a CPU shows")

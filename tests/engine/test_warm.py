@@ -90,6 +90,6 @@ def test_the_helper_signature_follows_the_loop_by_name():
     from numba import types
 
     from cnnperf.engine.kernels import network
-    names = list(network.run_images.py_func.__code__.co_varnames[:24])
+    names = warm._params(network.run_images)
     sig = warm._signature(network.backward_layer, names, [types.float32] * len(names))
     assert sig[0] == types.intp and len(sig) == network.backward_layer.py_func.__code__.co_argcount

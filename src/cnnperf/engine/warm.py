@@ -32,19 +32,25 @@ network.backward_layer.compile(pickle.loads(sys.stdin.buffer.read()))
 
 
 def _usable_cpus() -> int:
+    """CPUs this process may use (as `hardware.topology.available_cores`, which the engine, below
+    `hardware/`, does not import)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
 
 
-def _signature(dispatcher, loop_names: list[str], loop_types: list) -> tuple:
+def _params(dispatcher) -> tuple[str, ...]:
+    code = dispatcher.py_func.__code__
+    return code.co_varnames[:code.co_argcount]
+
+
+def _signature(dispatcher, loop_names, loop_types: list) -> tuple:
     """Argument types of `dispatcher` as the loop calls it: its parameters are the loop's, by name,
     and the layer index `i` (a range over the layers: intp)."""
     from numba import types
     by_name = dict(zip(loop_names, loop_types))
-    params = dispatcher.py_func.__code__.co_varnames[:dispatcher.py_func.__code__.co_argcount]
-    return tuple(types.intp if p == "i" else by_name[p] for p in params)
+    return tuple(types.intp if p == "i" else by_name[p] for p in _params(dispatcher))
 
 
 def _in_cache(dispatcher, sig) -> bool | None:
@@ -68,7 +74,7 @@ def compile_kernels(layout, dtype=np.float32) -> bool:
     w, ws = init_weights(layout, 0, dtype), new_workspace(layout, dtype)
     rows = _rows(layout, np.zeros((1, layout.spec.shapes[0].neurons)), dtype)
     args = loop_args(layout, w, ws, rows, np.zeros(1, np.int64), 0, 1, 0.0, True)
-    names = list(network.run_images.py_func.__code__.co_varnames[:len(args)])
+    names = _params(network.run_images)
     types_ = [typeof(a) for a in args]
     backward = _signature(network.backward_layer, names, types_)
     helper = None

@@ -67,14 +67,14 @@ def core_siblings(cpu: int = 0) -> list[int]:
     return _cpu_list(text) if text and text.strip() else [cpu]
 
 
-def cpu_flags() -> set[str]:
-    """ISA flags from /proc/cpuinfo (e.g. avx2, avx512f); empty where unknown."""
-    return set((_cpuinfo_field(_read("/proc/cpuinfo"), "flags") or "").split())
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """ISA flags from /proc/cpuinfo (or its text `cpuinfo`), e.g. avx2, avx512f; empty where unknown."""
+    return set((_cpuinfo_field(_read("/proc/cpuinfo") if cpuinfo is None else cpuinfo, "flags") or "").split())
 
 
-def simd_fp32_lanes() -> int:
+def simd_fp32_lanes(cpuinfo: str | None = None) -> int:
     """fp32 lanes of the widest vector unit the CPU reports: 16 (AVX-512), 8 (AVX2), else 4."""
-    flags = cpu_flags()
+    flags = cpu_flags(cpuinfo)
     return 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
 
 
@@ -84,8 +84,7 @@ def fma_fp32_lanes(cpuinfo: str | None = None) -> tuple[int, str]:
     Zen 1 (family 0x17, model < 0x30: 128-bit pipes) and Zen 4 (family 0x19 with AVX-512:
     256-bit pipes) do. `cpuinfo`: the text of /proc/cpuinfo (read where None)."""
     text = _read("/proc/cpuinfo") if cpuinfo is None else cpuinfo
-    flags = set((_cpuinfo_field(text, "flags") or "").split())
-    isa = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    isa = simd_fp32_lanes(text or "")
     vendor = _cpuinfo_field(text, "vendor_id") or ""
     try:
         family, model = int(_cpuinfo_field(text, "cpu family") or -1), int(_cpuinfo_field(text, "model") or -1)

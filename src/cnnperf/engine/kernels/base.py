@@ -79,21 +79,21 @@ class KernelOnly(CPUDispatcher):
         raise TypeError(f"{self.py_func.__qualname__} is compiled for calls from Numba kernels only (no Python entry)")
 
 
-def inner_kernel(func):
-    """`kernel` without the Python and cfunc wrappers: for kernels that only other kernels call."""
-    disp = _inner(func)
+def _kernel_only(decorator, func):
+    disp = decorator(func)
     disp.__class__ = KernelOnly
     return disp
+
+
+def inner_kernel(func):
+    """`kernel` without the Python and cfunc wrappers: for kernels that only other kernels call."""
+    return _kernel_only(_inner, func)
 
 
 def inlined_inner_kernel(func):
     """An `inner_kernel` that LLVM inlines into its callers (`linkonly.InlinedLinkOnlyLibrary`); without
     link-only support an `inline_kernel` (Numba inlines it)."""
-    if not linkonly.SUPPORTED:
-        return inline_kernel(func)
-    disp = _inlined_inner(func)
-    disp.__class__ = KernelOnly
-    return disp
+    return _kernel_only(_inlined_inner, func) if linkonly.SUPPORTED else inline_kernel(func)
 
 
 def cached_inner_kernel(func):
@@ -102,9 +102,8 @@ def cached_inner_kernel(func):
     link-only support an `inline_kernel`."""
     if not linkonly.SUPPORTED:
         return inline_kernel(func)
-    disp = _cached_inner(func)
+    disp = _kernel_only(_cached_inner, func)
     disp._cache = linkonly.LinkOnlyFunctionCache(disp.py_func)
-    disp.__class__ = KernelOnly
     return disp
 
 
