@@ -78,8 +78,7 @@ def test_random_fan_in_medium_hand_checked():
     assert (p.C, p.H, p.K, p.M, p.O, p.S, p.Q, p.F, p.connections) == (20, 13, 5, 40, 9, 3, 3, 250, 400)
     assert p.useful_macs_forward == 400 * 25 * 81 and p.useful_macs_backward == 2 * 400 * 25 * 9
     assert p.macs_forward == 400 * 25 * 96  # 81 pixels padded to 96 lanes
-    assert p.macs_gradient == 400 * 9 * 64  # windows of 4*13 + 5 = 57 inputs, padded to 64 lanes
-    assert p.macs_input_delta == 400 * 9 * 5 * 8  # 5 kernel rows of 8 lanes
+    assert p.macs_gradient == p.macs_input_delta == 400 * 9 * 5 * 8  # 5 kernel rows of 8 lanes
     assert p.col_bytes == 4 * 20 * 25 * 96 and p.weights_written == 400 * 25 + 40
 
 
@@ -111,8 +110,15 @@ def test_table_block_by_hand():
     from cnnperf.engine.layout import table_block
     # 3 output maps of 2 input maps, 2x2 kernels: rows (0,), (0, 1), (1,)
     # -> connections 0: (0,0) 1: (1,0) 2: (1,1) 3: (2,1)
-    block = table_block(((0,), (0, 1), (1,)), 2, 4).tolist()
-    in_start, pairs, conn_in, map_start = block[:3], block[3:11], block[11:15], block[15:]
+    block = table_block(((0,), (0, 1), (1,)), 2, 2, 5).tolist()
+    in_start, pairs, conn_in, map_start, pieces = block[:3], block[3:11], block[11:15], block[15:19], block[19:]
     assert in_start == [0, 2, 4]  # input map 0 feeds maps 0 and 1, input map 1 feeds maps 1 and 2
     assert pairs == [0, 0, 1, 4, 1, 8, 2, 12]  # (map, weight offset j*4)
     assert conn_in == [0, 0, 1, 1] and map_start == [0, 1, 3, 4]
+    assert pieces == [0, 5, 0, 5, 25, 30, 25, 30]  # per connection, kernel rows 0 and 1 of its input map (5x5)
+
+
+def test_table_block_pieces_of_wide_kernels():
+    from cnnperf.engine.layout import table_block
+    block = table_block(((1,),), 2, 9, 12).tolist()  # one connection, 9x9 kernel: two 8-tap pieces per row
+    assert block[-18:] == [144 + ky * 12 + u for ky in range(9) for u in (0, 8)]

@@ -52,11 +52,14 @@ class Layout:
         return slice(int(d[W_OFF]), int(d[W_OFF]) + int(d[N_W])), slice(int(d[B_OFF]), int(d[B_OFF]) + int(d[MAPS]))
 
 
-def table_block(table: tuple[tuple[int, ...], ...], in_maps: int, kk: int) -> np.ndarray:
+def table_block(table: tuple[tuple[int, ...], ...], in_maps: int, kernel: int, in_size: int) -> np.ndarray:
     """The int64 block the table kernels read: in_start[C+1] (connections per input map,
-    cumulative), pairs[2n] (output map, weight offset j*kk of connection j; by input map, then
+    cumulative), pairs[2n] (output map, weight offset j*K*K of connection j; by input map, then
     output map), conn_in[n] (input map of connection j), map_start[M+1] (connections per output
-    map, cumulative). Connection j is output map m's k-th input map, in table order."""
+    map, cumulative), pieces[n*K*nv] (the input offset c*H*H + ky*H + 8u of every 8-tap piece u of
+    kernel row ky of connection j, nv = ceil(K/8) per row, in that order: the pooled backward's rows).
+    Connection j is output map m's k-th input map, in table order."""
+    kk, nv = kernel * kernel, (kernel + 7) // 8
     conn_in = [c for row in table for c in row]
     map_start = np.cumsum([0] + [len(row) for row in table])
     by_input: list[list[tuple[int, int]]] = [[] for _ in range(in_maps)]
@@ -65,8 +68,9 @@ def table_block(table: tuple[tuple[int, ...], ...], in_maps: int, kk: int) -> np
             by_input[conn_in[j]].append((m, j * kk))
     in_start = np.cumsum([0] + [len(entries) for entries in by_input])
     pairs = [v for entries in by_input for pair in entries for v in pair]
+    pieces = [c * in_size * in_size + ky * in_size + 8 * u for c in conn_in for ky in range(kernel) for u in range(nv)]
     return np.concatenate([in_start, np.array(pairs, dtype=np.int64), np.array(conn_in, dtype=np.int64),
-                           map_start]).astype(np.int64)
+                           map_start, np.array(pieces, dtype=np.int64)]).astype(np.int64)
 
 
 def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
@@ -76,12 +80,10 @@ def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
     P, KK = s.size * s.size, s.kernel * s.kernel
     if path.direct:  # the delta in rows of padded(O) floats (the forward writes the outputs directly)
         return _align(s.maps * s.size * padded(s.size)) + SLACK, 0, 0
-    if path.table:  # transposed im2col; scratch: padded output / delta + dcolT, or one map's windows, or kernel rows
-        Pp, rows = padded(P), s.kernel * ((s.kernel + 7) // 8) * 8
-        windows = padded((s.kernel - 1) * prev.size + s.kernel) * (max(len(r) for r in s.table) + 1)
+    if path.table:  # transposed im2col; scratch: padded output / delta + dcolT (the pooled backward needs none)
+        Pp = padded(P)
         Q = shapes[i + 1].size ** 2 if path.pooled else 0
-        return (_align(prev.maps * KK * Pp) + SLACK,
-                max(s.maps * Pp + prev.maps * KK * Pp, 16 + rows * s.connected, windows) + SLACK, s.maps * Q)
+        return _align(prev.maps * KK * Pp) + SLACK, s.maps * Pp + prev.maps * KK * Pp + SLACK, s.maps * Q
     Fs = row_stride(s.fan_in)  # im2col rows of Fs floats, kept from forward for backward; dcol rows, then the deltas
     if path.pooled:
         Q = shapes[i + 1].size ** 2
@@ -147,7 +149,7 @@ def build_layout(spec: NetworkSpec) -> Layout:
             d[CH_G], d[CH_D] = chunk_blocks(s.size * s.size, l1), chunk_blocks(s.maps, l1)
             if path.table:
                 d[CONN_OFF], d[N_CONN] = n_conn, s.connected
-                blocks.append(table_block(s.table, prev.maps, s.kernel * s.kernel))
+                blocks.append(table_block(s.table, prev.maps, s.kernel, prev.size))
                 n_conn += len(blocks[-1])
         if s.kind == "maxpool":
             d[ARG_OFF] = arg_off

@@ -11,7 +11,7 @@ transposed im2col + tiled GEMM over the connected map pairs), "maxpool2" (2x2, a
 at a time), "maxpool", "avgpool2" (2x2, a vector of windows at a time), "avgpool", "full",
 "output". Backward: "conv_direct_pooled" / "conv_direct_dense" (delta rows + register-tiled dot
 products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and input delta from
-the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max pixels, wide windows) /
+the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max pixels, 8-lane kernel-row pieces) /
 "conv_table_dense", "full" / "output" (input delta with the update fused row by row; also a
 convolution whose kernel covers its input, `ConvPath.whole`), "maxpool" (dense scatter of the
 delta, when its input is not a convolution), "avgpool2" / "avgpool" (the delta spread over each
@@ -72,15 +72,13 @@ class LayerPath:
     neuron; the largest with a table); connections: connected (output, input) map pairs (M*C
     when full). macs_forward / macs_gradient / macs_input_delta: multiply-adds the kernels
     execute, vector lanes included (the direct convolution runs over output rows of
-    padded(O) lanes, forward and gradient; the table kernels over Pp = O*O rounded up to 16 pixels, and under
-    pooling over windows of (K-1)*H + K rounded up to 16 for the gradient and K rows of 8-lane
-    vectors, ceil(K/8) per row, for the input delta); useful_macs_forward / _backward: the
-    multiply-adds the layer needs (connected maps, O*O pixels; under max pooling Q*Q arg-max
-    pixels per map; no input delta for layer 1). weights_written: floats of shared weights
+    padded(O) lanes, forward and gradient; the table kernels over Pp = O*O rounded up to 16 pixels, and
+    under pooling over K kernel rows of 8-lane pieces, ceil(K/8) per row, gradient and input delta);
+    useful_macs_forward / _backward: the multiply-adds the layer needs (connected maps, O*O pixels;
+    under max pooling Q*Q arg-max pixels per map; no input delta for layer 1). weights_written: floats of shared weights
     written (the update). col_bytes: the im2col matrix written forward (transposed for a table);
     dcol_bytes: the column gradient written backward and read by col2im (under pooling at most
-    the rows that receive a delta); wide_bytes: the direct convolution's delta rows, or a pooled
-    table layer's kernels laid out in 8-lane rows.
+    the rows that receive a delta); wide_bytes: the direct convolution's delta rows.
     """
 
     index: int
@@ -135,11 +133,11 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
                          lanes, lanes, 0, useful_fwd, useful_bwd, s.weights, 0, 0, FLOAT_BYTES * M * O * padded(O))
     if path.table:
         Pp = padded(P)
-        if path.pooled:  # gradient: 16-lane windows of (K-1)*H + K inputs; input delta: kernel rows of 8-lane vectors
-            window, rows = padded((K - 1) * H + K), K * ((K + 7) // 8) * 8
+        if path.pooled:  # gradient and input delta: kernel rows in 8-lane pieces, ceil(K/8) per row
+            rows = K * ((K + 7) // 8) * 8
             return LayerPath(i, "conv", "conv_table", "conv_table_pooled", need_dx, False, *shape, n * KK * Pp,
-                             n * Q * Q * window, n * Q * Q * rows if need_dx else 0, useful_fwd, useful_bwd, s.weights,
-                             FLOAT_BYTES * C * KK * Pp, 0, FLOAT_BYTES * n * rows if need_dx else 0)
+                             n * Q * Q * rows, n * Q * Q * rows if need_dx else 0, useful_fwd, useful_bwd, s.weights,
+                             FLOAT_BYTES * C * KK * Pp, 0, 0)
         lanes = n * KK * Pp
         return LayerPath(i, "conv", "conv_table", "conv_table_dense", need_dx, need_dx, *shape, lanes, lanes,
                          lanes if need_dx else 0, useful_fwd, useful_bwd, s.weights, FLOAT_BYTES * C * KK * Pp,

@@ -10,7 +10,7 @@ load over NR native vectors (`VL` lanes) of pixels: 4 maps x 6 vectors = 24 accu
 vector registers (AVX-512), 3 x 4 = 12 with 16 (AVX2); exactly connections x K*K x Pp
 multiply-adds whatever the width. The connection block of a layer in `conn` (see
 `cnnperf.engine.layout.table_block`): in_start[C+1], pairs (m, j*K*K) sorted by input map,
-conn_in[n], map_start[M+1].
+conn_in[n], map_start[M+1], pieces[n*K*ceil(K/8)].
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ def table_offsets(co, C, M, n):
     pairs = co + C + 1
     conn_in = pairs + 2 * n
     return co, pairs, conn_in, conn_in + n
+
+
+@kernel
+def table_pieces(co, C, M, n):
+    """Offset of the pieces (`cnnperf.engine.layout.table_block`) in `conn` for a block at co."""
+    return co + C + 1 + 3 * n + M + 1
 
 
 @kernel

@@ -4,21 +4,34 @@ Dense delta (no max pooling after the layer): the delta is copied into padded ro
 columns, zero padding), the gradient of connection (m, c) is dz[m] . colT[c, t] per tap (four
 maps sharing each column load, two taps at a time), and the input delta goes through a
 transposed column gradient dcolT[c, t] = sum over the maps of input c of W[m, c, t] dz[m] and
-its adjoint col2im. Under max pooling only the arg-max pixel of every window has a delta: the
-gradient of (m, c) accumulates, per arg-max pixel, the input map's window of (K-1)*H + K values
-starting at that pixel (contiguous "wide" rows; the K x K taps are copied out of it), and the
-input delta adds the delta times the kernel into the same window row by row (8-lane vectors;
-lanes past the K taps meet zeros: row by row, fewer accesses split cache lines than whole
-windows). Scratch (`scratch`, the worker's dcol buffer) holds the padded delta and dcolT, or
-the windows and the kernels in rows of 8-lane vectors.
+its adjoint col2im. Under max pooling only the arg-max pixel of every window has a delta; both
+products then run over the layer's pieces, 8 taps of a kernel row (ceil(K/8) per row), whose input
+offsets the connection block holds (`cnnperf.engine.layout.table_block`): the gradient of a piece
+sums, over the arg-max pixels of its map, the delta times the input row the piece's taps cover
+there (eight pieces of one map at a time, in registers), and the input delta adds the delta times
+the piece's taps into that row (lanes past the K taps meet zeros: W is read with them masked off).
+Scratch (`scratch`, the worker's dcol buffer) holds the padded delta and dcolT of a dense delta.
 """
 
 from __future__ import annotations
 
 from cnnperf.engine.kernels.activations import derivative
-from cnnperf.engine.kernels.base import ZERO, I, U, kernel
-from cnnperf.engine.kernels.conv_table import padded, table_offsets
-from cnnperf.engine.kernels.simd import store_sums, vfma, vload, vload8, vmul, vsplat, vsplat8, vstore, vstore8, vsum
+from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, kernel
+from cnnperf.engine.kernels.conv_table import padded, table_offsets, table_pieces
+from cnnperf.engine.kernels.simd import (
+    store_sums,
+    vadd,
+    vfma,
+    vkeep8,
+    vkeep16,
+    vload,
+    vload8,
+    vsplat,
+    vsplat8,
+    vstore,
+    vstore8,
+    vsum,
+)
 
 
 @kernel
@@ -98,20 +111,21 @@ def dcol_tile(W, w_off, conn, pairs, e0, e1, dzp, Pp, dcol, d_off, t, taps, p0, 
 
 @kernel
 def col2im_t(dcol, s_off, C, H, K, dx, dx_off):
-    """dx[c, oy+ky, ox+kx] = sum over taps of dcolT[c, t, oy*O + ox] (adjoint of im2col_t)."""
+    """dx[c, oy+ky, ox+kx] = sum over taps of dcolT[c, t, oy*O + ox] (adjoint of im2col_t): one 16-lane
+    add per output row (lanes past the row add zero and write their values back unchanged); the input
+    maps are the inner loop, so consecutive adds never overlap."""
     O = H - K + 1
     Pp = padded(O * O)
     for i in range(C * H * H):
         dx[U(dx_off + i)] = ZERO
-    for c in range(C):
-        for ky in range(K):
-            for kx in range(K):
-                r = s_off + (c * K * K + ky * K + kx) * Pp
-                dst0 = dx_off + c * H * H + ky * H + kx
-                for oy in range(O):
-                    dst, src = dst0 + oy * H, r + oy * O
-                    for ox in range(O):
-                        dx[U(dst + ox)] += dcol[U(src + ox)]
+    for ky in range(K):
+        for kx in range(K):
+            for oy in range(O):
+                for c in range(C):
+                    src = s_off + (c * K * K + ky * K + kx) * Pp + oy * O
+                    dst = dx_off + c * H * H + (oy + ky) * H + kx
+                    for ox in range(0, O, 16):
+                        vstore(dx, dst + ox, vadd(vload(dx, dst + ox), vkeep16(vload(dcol, src + ox), O - ox)))
 
 
 @kernel
@@ -165,82 +179,96 @@ def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_of
     col2im_t(scratch, d_off, C, H, K, dx, dx_off)
 
 
+@inline_kernel
+def piece_weight(k, K, nv):
+    """Offset of piece k's 8 taps in its layer's weights (and gradient): kernel row k // nv, taps
+    8 * (k % nv) on (`cnnperf.engine.layout.table_block`)."""
+    return k * K if nv == 1 else (k // nv) * K + 8 * (k % nv)
+
+
 @kernel
-def wide_window_sums(x, b0, b1, woff, g0, Q, dpool, d0, acc, a0_off, a1_off, lanes, two):
-    """acc[a_off : a_off + 16*lanes] = sum_q dpool[d0 + q] * x[b + woff[g0 + q] + (0 .. 16*lanes)] for
-    one or (`two`) two input maps b0, b1 of the same output map: up to 8 independent FMA chains."""
-    z = vsplat(x, 0.0)
-    a0 = a1 = a2 = a3 = c0 = c1 = c2 = c3 = z
+def piece_sums(x, woff, g0, Q, dpool, d0, grad, cnt, x0, x1, x2, x3, x4, x5, x6, x7, o0, o1, o2, o3, o4, o5,
+               o6, o7):
+    """grad[o_i : o_i + 8] = sum_q dpool[d0 + q] * x[x_i + woff[g0 + q] : ... + 8] for the first `cnt`
+    (1..8) pieces of one output map (they share every delta): eight FMA chains of 8 lanes. Stores
+    are unmasked, in the pieces' (ascending) order: lanes past a row's taps are overwritten later."""
+    z = vsplat8(x, 0.0)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = z
     for q in range(Q):
         w = woff[U(g0 + q)]
-        r, t = b0 + w, b1 + w
-        d = vsplat(x, dpool[U(d0 + q)])
-        a0 = vfma(a0, d, vload(x, r))
-        if two:
-            c0 = vfma(c0, d, vload(x, t))
-        if lanes > 1:
-            a1 = vfma(a1, d, vload(x, r + 16))
-            if two:
-                c1 = vfma(c1, d, vload(x, t + 16))
-        if lanes > 2:
-            a2 = vfma(a2, d, vload(x, r + 32))
-            if two:
-                c2 = vfma(c2, d, vload(x, t + 32))
-        if lanes > 3:
-            a3 = vfma(a3, d, vload(x, r + 48))
-            if two:
-                c3 = vfma(c3, d, vload(x, t + 48))
-    vstore(acc, a0_off, a0)
-    if lanes > 1:
-        vstore(acc, a0_off + 16, a1)
-    if lanes > 2:
-        vstore(acc, a0_off + 32, a2)
-    if lanes > 3:
-        vstore(acc, a0_off + 48, a3)
-    if two:
-        vstore(acc, a1_off, c0)
-        if lanes > 1:
-            vstore(acc, a1_off + 16, c1)
-        if lanes > 2:
-            vstore(acc, a1_off + 32, c2)
-        if lanes > 3:
-            vstore(acc, a1_off + 48, c3)
+        d = vsplat8(x, dpool[U(d0 + q)])
+        a0 = vfma(a0, d, vload8(x, x0 + w))
+        if cnt > 1:
+            a1 = vfma(a1, d, vload8(x, x1 + w))
+        if cnt > 2:
+            a2 = vfma(a2, d, vload8(x, x2 + w))
+        if cnt > 3:
+            a3 = vfma(a3, d, vload8(x, x3 + w))
+        if cnt > 4:
+            a4 = vfma(a4, d, vload8(x, x4 + w))
+        if cnt > 5:
+            a5 = vfma(a5, d, vload8(x, x5 + w))
+        if cnt > 6:
+            a6 = vfma(a6, d, vload8(x, x6 + w))
+        if cnt > 7:
+            a7 = vfma(a7, d, vload8(x, x7 + w))
+    vstore8(grad, o0, a0)
+    if cnt > 1:
+        vstore8(grad, o1, a1)
+    if cnt > 2:
+        vstore8(grad, o2, a2)
+    if cnt > 3:
+        vstore8(grad, o3, a3)
+    if cnt > 4:
+        vstore8(grad, o4, a4)
+    if cnt > 5:
+        vstore8(grad, o5, a5)
+    if cnt > 6:
+        vstore8(grad, o6, a6)
+    if cnt > 7:
+        vstore8(grad, o7, a7)
+
+
+@inline_kernel
+def map_gradient(x, x_off, K, nv, conn, pc, k0, k1, woff, g0, Q, dpool, d0, grad):
+    """The gradient of pieces k0 .. k1 - 1 (one output map's connections) under max pooling, eight at a
+    time (`piece_sums`; the input offsets of pieces past k1 are k1 - 1's, never stored)."""
+    k = k0
+    while k < k1:
+        last = k1 - 1
+        x0, x1 = x_off + conn[pc + k], x_off + conn[pc + min(k + 1, last)]
+        x2, x3 = x_off + conn[pc + min(k + 2, last)], x_off + conn[pc + min(k + 3, last)]
+        x4, x5 = x_off + conn[pc + min(k + 4, last)], x_off + conn[pc + min(k + 5, last)]
+        x6, x7 = x_off + conn[pc + min(k + 6, last)], x_off + conn[pc + min(k + 7, last)]
+        piece_sums(x, woff, g0, Q, dpool, d0, grad, min(k1 - k, 8), x0, x1, x2, x3, x4, x5, x6, x7,
+                   piece_weight(k, K, nv), piece_weight(k + 1, K, nv), piece_weight(k + 2, K, nv),
+                   piece_weight(k + 3, K, nv), piece_weight(k + 4, K, nv), piece_weight(k + 5, K, nv),
+                   piece_weight(k + 6, K, nv), piece_weight(k + 7, K, nv))
+        k += 8
 
 
 @kernel
 def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off, arg, g_off, kind, x, x_off,
                           grad, gb, scratch, woff, dx, dx_off, need_dx):
     """Under max pooling (Q pooled pixels per map, arg-max in `arg`): gradient and input delta
-    from the arg-max pixels only. The gradient sums whole windows ((K-1)*H + K contiguous
-    inputs, 16-lane vectors) and copies the K x K taps out; the input delta adds the kernels row
-    by row (8-lane vectors, ceil(K/8) per row). The pooled delta is turned into d (times f') in place; `woff` (int
-    scratch, M*Q) receives each arg-max pixel's window offset oy*H + ox."""
-    KK, O = K * K, H - K + 1
-    nv = (K + 7) // 8  # 8-lane vectors per kernel row
-    _, _, conn_in, map_start = table_offsets(co, C, M, n)
+    from the arg-max pixels only, both over the layer's pieces (8 taps of a kernel row, ceil(K/8)
+    per row; their input offsets in `conn`): the gradient sums each piece's window rows in registers
+    (`map_gradient`), the input delta adds each piece's taps times the delta into its window row.
+    The pooled delta is turned into d (times f') in place; `woff` (int scratch, M*Q) receives each
+    arg-max pixel's window offset oy*H + ox."""
+    O = H - K + 1
+    nv = (K + 7) // 8  # 8-lane pieces per kernel row
+    _, _, _, map_start = table_offsets(co, C, M, n)
     inv_o = 1.0 / O  # the row of pixel j = oy*O + ox is int((j + 0.5) / O), exact: no integer division
     for m in range(M):
         for q in range(Q):
             pix = arg[U(g_off + m * Q + q)]
             woff[U(m * Q + q)] = pix + I((pix + 0.5) * inv_o) * (H - O)  # oy*H + ox
             dpool[U(p_off + m * Q + q)] *= derivative(y[U(p_off + m * Q + q)], kind)  # y at the arg-max: pooled
-    sp = padded((K - 1) * H + K)  # a K x K window at oy*H + ox spans (K-1)*H + K input values
-    for m in range(M):
-        j0, j1 = conn[map_start + m], conn[map_start + m + 1]
-        j = j0
-        while j < j1:  # two connections of map m at a time (they share the delta and the windows)
-            two = j + 1 < j1
-            x0 = x_off + conn[conn_in + j] * H * H
-            x1 = x_off + conn[conn_in + j + 1] * H * H if two else x0
-            a = (j - j0) * sp
-            for v in range(0, sp, 64):
-                wide_window_sums(x, x0 + v, x1 + v, woff, m * Q, Q, dpool, p_off + m * Q, scratch, a + v, a + sp + v,
-                                 min(4, (sp - v) // 16), two)
-            j += 2
-        for j in range(j0, j1):  # the K x K taps out of the windows, 16-lane copies per row (ascending: each
-            for ky in range(K):  # copy's extra lanes are overwritten by the next row or connection)
-                for u in range(0, K, 16):
-                    vstore(grad, j * KK + ky * K + u, vload(scratch, (j - j0) * sp + ky * H + u))
+    pc, R = table_pieces(co, C, M, n), K * nv  # R pieces per connection
+    for m in range(M):  # ascending: each map's stores overwrite the previous map's extra lanes
+        map_gradient(x, x_off, K, nv, conn, pc, conn[map_start + m] * R, conn[map_start + m + 1] * R, woff, m * Q, Q,
+                     dpool, p_off + m * Q, grad)
     for m in range(M):  # after the weights: the last row's extra lanes may reach the biases
         s = ZERO
         for q in range(Q):
@@ -250,27 +278,17 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off,
         return
     for i in range(C * H * H):
         dx[U(dx_off + i)] = ZERO
-    for i in range(16):  # lane masks: all taps, and the taps of a row's last vector
-        scratch[U(i)] = 1.0 if i < 8 or i - 8 < K - 8 * (nv - 1) else 0.0
-    full, last = vload8(scratch, 0), vload8(scratch, 8)
-    stride = K * nv * 8  # kernel rows of 8-lane vectors, zeros past the K taps
-    for j in range(n):
-        for ky in range(K):
-            for u in range(nv):
-                vstore8(scratch, 16 + j * stride + (ky * nv + u) * 8,
-                        vmul(full if u < nv - 1 else last, vload8(W, w_off + j * KK + ky * K + 8 * u)))
-    for m in range(M):  # map by map, pixel by pixel: consecutive windows land on different input maps
-        for q in range(Q):
+    for m in range(M):  # map by map, pixel by pixel: consecutive windows land on different input maps; each
+        for q in range(Q):  # kernel row is read from W with its lanes past the K taps set to zero
             e = vsplat8(dx, dpool[U(p_off + m * Q + q)])
             base = dx_off + woff[U(m * Q + q)]
-            for j in range(conn[map_start + m], conn[map_start + m + 1]):
-                o, r = base + conn[conn_in + j] * H * H, 16 + j * stride
-                if nv == 1:  # lanes past the K taps add zeros
-                    for ky in range(K):
-                        a = o + ky * H
-                        vstore8(dx, a, vfma(vload8(dx, a), e, vload8(scratch, r + ky * 8)))
-                else:
-                    for ky in range(K):
-                        for u in range(nv):
-                            a = o + ky * H + 8 * u
-                            vstore8(dx, a, vfma(vload8(dx, a), e, vload8(scratch, r + (ky * nv + u) * 8)))
+            k0, k1 = conn[map_start + m] * R, conn[map_start + m + 1] * R
+            if nv == 1:
+                for k in range(k0, k1):
+                    a = base + conn[pc + k]
+                    vstore8(dx, a, vfma(vload8(dx, a), e, vkeep8(vload8(W, w_off + k * K), K)))
+            else:
+                for k in range(k0, k1):
+                    a = base + conn[pc + k]
+                    vstore8(dx, a, vfma(vload8(dx, a), e, vkeep8(vload8(W, w_off + piece_weight(k, K, nv)),
+                                                                 K - 8 * (k % nv))))
