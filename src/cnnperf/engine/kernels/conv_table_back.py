@@ -181,8 +181,8 @@ def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_of
 
 @inline_kernel
 def piece_weight(k, K, nv):
-    """Offset of piece k's 8 taps in its layer's weights (and gradient): kernel row k // nv, taps
-    8 * (k % nv) on (`cnnperf.engine.layout.table_block`)."""
+    """Offset of piece k's 8 taps in its layer's weights (and gradient): kernel row k // nv (rows of all
+    connections in order), from tap 8 * (k % nv) (`cnnperf.engine.layout.table_block`)."""
     return k * K if nv == 1 else (k // nv) * K + 8 * (k % nv)
 
 
