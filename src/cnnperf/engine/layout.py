@@ -80,10 +80,11 @@ def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
     P, KK = s.size * s.size, s.kernel * s.kernel
     if path.direct:  # the delta in rows of padded(O) floats (the forward writes the outputs directly)
         return _align(s.maps * s.size * padded(s.size)) + SLACK, 0, 0
-    if path.table:  # transposed im2col; scratch: padded output / delta + dcolT (the pooled backward needs none)
+    if path.table:  # transposed im2col; scratch: the forward's padded output, a dense delta's padded copy + dcolT
         Pp = padded(P)
         Q = shapes[i + 1].size ** 2 if path.pooled else 0
-        return _align(prev.maps * KK * Pp) + SLACK, s.maps * Pp + prev.maps * KK * Pp + SLACK, s.maps * Q
+        dcolT = 0 if path.pooled else prev.maps * KK * Pp  # the pooled backward needs no scratch
+        return _align(prev.maps * KK * Pp) + SLACK, s.maps * Pp + dcolT + SLACK, s.maps * Q
     Fs = row_stride(s.fan_in)  # im2col rows of Fs floats, kept from forward for backward; dcol rows, then the deltas
     if path.pooled:
         Q = shapes[i + 1].size ** 2

@@ -35,8 +35,8 @@ def table_offsets(co, C, M, n):
 
 @kernel
 def table_pieces(co, C, M, n):
-    """Offset of the pieces (`cnnperf.engine.layout.table_block`) in `conn` for a block at co."""
-    return co + C + 1 + 3 * n + M + 1
+    """Offset of the pieces (`cnnperf.engine.layout.table_block`) in `conn` for a block at co: after map_start."""
+    return table_offsets(co, C, M, n)[3] + M + 1
 
 
 @kernel

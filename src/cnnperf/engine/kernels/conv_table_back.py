@@ -249,7 +249,7 @@ def map_gradient(x, x_off, K, nv, conn, pc, k0, k1, woff, g0, Q, dpool, d0, grad
 
 @kernel
 def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off, arg, g_off, kind, x, x_off,
-                          grad, gb, scratch, woff, dx, dx_off, need_dx):
+                          grad, gb, woff, dx, dx_off, need_dx):
     """Under max pooling (Q pooled pixels per map, arg-max in `arg`): gradient and input delta
     from the arg-max pixels only, both over the layer's pieces (8 taps of a kernel row, ceil(K/8)
     per row; their input offsets in `conn`): the gradient sums each piece's window rows in registers

@@ -109,8 +109,8 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
         elif desc[i, TABLE]:
             if conn is not None:
                 table_backward_pooled(W, w_off, M, C, H, K, nq, conn, desc[i, CONN_OFF], desc[i, N_CONN], act,
-                                      delta, p_off, arg, g_off, act_kind, act, a_in, grad, gb, dcol, bucket,
-                                      delta, a_in, need_dx)
+                                      delta, p_off, arg, g_off, act_kind, act, a_in, grad, gb, bucket, delta, a_in,
+                                      need_dx)
         else:
             conv_backward_sparse(W, w_off, M, F, O, desc[i + 1, KERNEL], nq, act, delta, p_off, arg, g_off,
                                  act_kind, col, c_off, grad, gb, dcol, need_dx, bucket, desc[i, CH_G], desc[i, CH_D])
