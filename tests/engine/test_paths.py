@@ -77,7 +77,7 @@ def test_random_fan_in_medium_hand_checked():
     assert (p.forward, p.backward, p.input_delta, p.col2im) == ("conv_table", "conv_table_pooled", True, False)
     assert (p.C, p.H, p.K, p.M, p.O, p.S, p.Q, p.F, p.connections) == (20, 13, 5, 40, 9, 3, 3, 250, 400)
     assert p.useful_macs_forward == 400 * 25 * 81 and p.useful_macs_backward == 2 * 400 * 25 * 9
-    assert p.macs_forward == 400 * 25 * 96  # 81 pixels padded to 96 lanes
+    assert p.macs_forward == 400 * 25 * 80 + 400 * 32  # 80 pixels in vectors, the 81st as dots of 32 lanes
     assert p.macs_gradient == p.macs_input_delta == 400 * 9 * 5 * 8  # 5 kernel rows of 8 lanes
     assert p.col_bytes == 4 * 20 * 25 * 96 and p.weights_written == 400 * 25 + 40
 
@@ -95,7 +95,7 @@ def test_lenet5_paths():
     assert (c5.macs_gradient, c5.macs_input_delta, c5.col2im, c5.dcol_bytes) == (120 * 400, 120 * 400, False, 0)
     c3 = p[3]
     assert (c3.connections, c3.F, c3.col2im) == (60, 6 * 16, True)
-    assert c3.useful_macs_forward == 60 * 16 * 100 and c3.macs_forward == 60 * 16 * 112
+    assert c3.useful_macs_forward == 60 * 16 * 100 and c3.macs_forward == 60 * 16 * 96 + 60 * 4 * 16  # 4-pixel tail
     assert c3.macs_gradient == c3.macs_input_delta == 60 * 16 * 112 and c3.dcol_bytes == 4 * 6 * 16 * 112
     assert by_index(parse_notation("1x8x8-AP2-3C2-3N"))[1].backward == "none"
 

@@ -54,6 +54,20 @@ def padded(n: int) -> int:
     return (n + 15) // 16 * 16
 
 
+def table_tail(P: int, KK: int) -> int:
+    """Output pixels past the last multiple of 16 that the table forward takes as 16-lane dot
+    products over K*K taps rounded up to 16 (0: none): 1 to 4 of them, when those cost fewer lanes
+    than one more vector of 16 pixels (as `kernels.conv_table.tail_pixels`)."""
+    r, kkp = P % 16, padded(KK)
+    return r if 0 < r <= 4 and r * kkp < 16 * KK else 0
+
+
+def table_forward_lanes(n: int, KK: int, P: int) -> int:
+    """Multiply-add lanes of the table forward over n connections: 16-pixel vectors, then the tail dots."""
+    r = table_tail(P, KK)
+    return n * KK * (P - r) + n * r * padded(KK) if r else n * KK * padded(P)
+
+
 def row_stride(n: int) -> int:
     """The stride of im2col rows of n floats: padded(n), plus 16 when that is an even number of
     64-byte lines (rows then spread over all cache sets; `kernels.gemm.row_stride`)."""
@@ -72,7 +86,8 @@ class LayerPath:
     neuron; the largest with a table); connections: connected (output, input) map pairs (M*C
     when full). macs_forward / macs_gradient / macs_input_delta: multiply-adds the kernels
     execute, vector lanes included (the direct convolution runs over output rows of
-    padded(O) lanes, forward and gradient; the table kernels over Pp = O*O rounded up to 16 pixels, and
+    padded(O) lanes, forward and gradient; the table kernels over Pp = O*O rounded up to 16 pixels,
+    except a short forward tail as dot products of padded(K*K) lanes, `table_forward_lanes`; and
     under pooling over K kernel rows of 8-lane pieces, ceil(K/8) per row, gradient and input delta);
     useful_macs_forward / _backward: the multiply-adds the layer needs (connected maps, O*O pixels;
     under max pooling Q*Q arg-max pixels per map; no input delta for layer 1). weights_written: floats of shared weights
@@ -135,11 +150,13 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
         Pp = padded(P)
         if path.pooled:  # gradient and input delta: kernel rows in 8-lane pieces, ceil(K/8) per row
             rows = K * ((K + 7) // 8) * 8
-            return LayerPath(i, "conv", "conv_table", "conv_table_pooled", need_dx, False, *shape, n * KK * Pp,
+            return LayerPath(i, "conv", "conv_table", "conv_table_pooled", need_dx, False, *shape,
+                             table_forward_lanes(n, KK, P),
                              n * Q * Q * rows, n * Q * Q * rows if need_dx else 0, useful_fwd, useful_bwd, s.weights,
                              FLOAT_BYTES * C * KK * Pp, 0, 0)
         lanes = n * KK * Pp
-        return LayerPath(i, "conv", "conv_table", "conv_table_dense", need_dx, need_dx, *shape, lanes, lanes,
+        return LayerPath(i, "conv", "conv_table", "conv_table_dense", need_dx, need_dx, *shape,
+                         table_forward_lanes(n, KK, P), lanes,
                          lanes if need_dx else 0, useful_fwd, useful_bwd, s.weights, FLOAT_BYTES * C * KK * Pp,
                          FLOAT_BYTES * C * KK * Pp if need_dx else 0, 0)
     if path.whole:  # one output pixel: the gradient is an outer product, fused with the update row by row

@@ -1,28 +1,53 @@
 """Convolution with a connection table (random or given), forward: a transposed im2col and a
 tiled GEMM over the connected (output, input) map pairs only.
 
-Layout: weights of connection j (output map m's j-th input map, maps in table order) are
-W[w_off + j*K*K + ky*K + kx]; biases W[b_off + m]. The transposed im2col `colT` has one row per
-(input map c, tap t) and Pp columns (the O*O output pixels rounded up to 16; the padding
-columns stay zero), so every input map's K*K rows are contiguous. The forward walks the input
-maps; for each, the output maps connected to it are taken MR at a time and share every column
-load over NR native vectors (`VL` lanes) of pixels: 4 maps x 6 vectors = 24 accumulators with 32
-vector registers (AVX-512), 3 x 4 = 12 with 16 (AVX2); exactly connections x K*K x Pp
-multiply-adds whatever the width. The connection block of a layer in `conn` (see
-`cnnperf.engine.layout.table_block`): in_start[C+1], pairs (m, j*K*K) sorted by input map,
+Layout: weights of connection j (output map m's j-th input map, maps in table order) are W[w_off +
+j*K*K + ky*K + kx]; biases W[b_off + m]. The transposed im2col `colT` has one row per (input map
+c, tap t) and Pp columns (the O*O output pixels rounded up to 16; the padding columns hold finite
+values that meet zero deltas only), so every input map's K*K rows are contiguous. The forward
+walks the input maps; for each, the output maps connected to it are taken MR at a time and share
+every column load over NR native vectors (`VL` lanes) of pixels: 4 maps x 6 vectors = 24
+accumulators with 32 vector registers (AVX-512), 3 x 4 = 12 with 16 (AVX2). A tail of 1 to 4
+pixels past the last multiple of 16 (81 = 5 x 16 + 1 for a 9 x 9 map) is taken as dot products
+instead of one more vector of mostly padding (`tail_pixels`); the multiply-adds do not depend on
+the width (`cnnperf.engine.paths.table_forward_lanes`). The connection block of a layer in `conn`
+(see `cnnperf.engine.layout.table_block`): in_start[C+1], pairs (m, j*K*K) sorted by input map,
 conn_in[n], map_start[M+1], pieces[n*K*ceil(K/8)].
 """
 
 from __future__ import annotations
 
 from cnnperf.engine.kernels.base import U, inline_kernel, kernel
-from cnnperf.engine.kernels.simd import REGISTERS, VL, nload, nsplat, nstore, vfma, vload, vstore
+from cnnperf.engine.kernels.simd import (
+    REGISTERS,
+    VL,
+    nload,
+    nsplat,
+    nstore,
+    vadd,
+    vfma,
+    vkeep16,
+    vload,
+    vsplat,
+    vstore,
+    vsum,
+)
 
 
 @kernel
 def padded(P):
     """P rounded up to a multiple of the vector width (16)."""
     return (P + 15) // 16 * 16
+
+
+@kernel
+def tail_pixels(P, KK):
+    """Pixels past the last multiple of 16 that the forward takes as dot products (0: none), as
+    `cnnperf.engine.paths.table_tail`: 1 to 4 of them, when their 16-lane dots over the K*K taps
+    rounded up to 16 cost fewer lanes than one more vector of pixels (16 x K*K)."""
+    r = P % 16
+    kkp = (KK + 15) // 16 * 16
+    return r if 0 < r <= 4 and r * kkp < 16 * KK else 0
 
 
 @kernel
@@ -182,13 +207,44 @@ def run_tile(group, nr, W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
 
 
 @kernel
+def table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, p0, r, out, o_off):
+    """out[o_off + m*Pp + p0 + k] += sum over m's connections j of W_j . colT[conn_in(j), :, p0 + k] for
+    k < r: 16-lane dot products over a copy g of those colT columns (after out in the scratch: r x C
+    rows of K*K taps rounded up to 16, the lanes past K*K zero; W's lanes past them masked off)."""
+    KKp = (KK + 15) // 16 * 16
+    g = o_off + M * Pp
+    for k in range(r):
+        for c in range(C):
+            d, s = g + (k * C + c) * KKp, c_off + c * KK * Pp + p0 + k
+            for t in range(KK):
+                out[U(d + t)] = col[U(s + t * Pp)]
+            for t in range(KK, KKp):
+                out[U(d + t)] = 0.0
+    _, _, conn_in, map_start = table_offsets(co, C, M, n)
+    z = vsplat(W, 0.0)
+    for m in range(M):
+        j0, j1 = conn[map_start + m], conn[map_start + m + 1]
+        for k in range(r):
+            a0, a1 = z, z  # even and odd 16-tap blocks: two dependency chains
+            for j in range(j0, j1):
+                w, d = w_off + j * KK, g + (k * C + conn[conn_in + j]) * KKp
+                for v in range(0, KKp, 32):
+                    a0 = vfma(a0, vkeep16(vload(W, w + v), KK - v), vload(out, d + v))
+                    if v + 16 < KKp:
+                        a1 = vfma(a1, vkeep16(vload(W, w + v + 16), KK - v - 16), vload(out, d + v + 16))
+            out[U(o_off + m * Pp + p0 + k)] += vsum(vadd(a0, a1))
+
+
+@kernel
 def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_off, act, a_out):
     """act[a_out + m*P + p] = b[m] + sum over connections (m, c) of W[m, c] . colT[c, :, p];
     `out` (M x Pp, from o_off) is scratch. Per input map, its connections MR at a time (then one at
-    a time) over chunks of NR native vectors of pixels (then the rest of them)."""
+    a time) over chunks of NR native vectors of pixels (then the rest of them); a short tail of
+    pixels past the last multiple of 16 (`tail_pixels`) by `table_tail`."""
     KK, P = K * K, O * O
     Pp = padded(P)
-    nv = Pp // VL
+    r = tail_pixels(P, KK)
+    nv = (P - r if r > 0 else Pp) // VL  # vectors of pixels; a short tail of them as dot products
     in_start, pairs, _, _ = table_offsets(co, C, M, n)
     for m in range(M):
         b = W[U(b_off + m)]
@@ -213,6 +269,8 @@ def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_o
                 run_tile(group, min(NR, nv - v0), W, w0, w1, w2, w3, KK, col, rc + p0, Pp, out, o0 + p0, o1 + p0,
                          o2 + p0, o3 + p0)
             e += MR if group else 1
+    if r > 0:
+        table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, P - r, r, out, o_off)
     for m in range(M):
         for p in range(P):
             act[U(a_out + m * P + p)] = out[U(o_off + m * Pp + p)]
