@@ -30,6 +30,8 @@ TINY = {
     # random connection tables: dense delta (under average pooling) and under max pooling
     "random-dense-dx": "1x9x9-3C2-AP2-4C3r2-4N-3N",
     "random-pooled-dx": "1x12x12-4C3-6C3r2-MP2-5N-3N",
+    # a 9 x 9 output (81 = 5 x 16 + 1): the lone last pixel as dot products in the forward
+    "random-lone-pixel": "1x13x13-2C3-3C3r1-MP3-3N",
     # under max pooling with 9-tap kernel rows: two 8-lane pieces per row, the second masked to one tap
     "random-pooled-dx-wide": "1x20x20-2C3-3C9r1-MP2-3N",
     # a convolution whose kernel covers its input (1x1 output: backward as a fully connected layer),

@@ -82,6 +82,14 @@ def test_random_fan_in_medium_hand_checked():
     assert p.col_bytes == 4 * 20 * 25 * 96 and p.weights_written == 400 * 25 + 40
 
 
+def test_table_tail_pixels_agree_with_the_kernel():
+    from cnnperf.engine.kernels.conv_table import tail_pixels
+    from cnnperf.engine.paths import table_forward_lanes, table_tail_pixels
+    assert [P for P in range(1, 400) if table_tail_pixels(P)] == list(range(17, 400, 16))
+    assert all(tail_pixels(P) == table_tail_pixels(P) for P in range(1, 400))
+    assert table_forward_lanes(3, 9, 17) == 3 * 9 * 16 + 3 * 16 and table_forward_lanes(3, 9, 20) == 3 * 9 * 32
+
+
 def test_lenet5_paths():
     from pathlib import Path
 
@@ -95,7 +103,7 @@ def test_lenet5_paths():
     assert (c5.macs_gradient, c5.macs_input_delta, c5.col2im, c5.dcol_bytes) == (120 * 400, 120 * 400, False, 0)
     c3 = p[3]
     assert (c3.connections, c3.F, c3.col2im) == (60, 6 * 16, True)
-    assert c3.useful_macs_forward == 60 * 16 * 100 and c3.macs_forward == 60 * 16 * 96 + 60 * 4 * 16  # 4-pixel tail
+    assert c3.useful_macs_forward == 60 * 16 * 100 and c3.macs_forward == 60 * 16 * 112
     assert c3.macs_gradient == c3.macs_input_delta == 60 * 16 * 112 and c3.dcol_bytes == 4 * 6 * 16 * 112
     assert by_index(parse_notation("1x8x8-AP2-3C2-3N"))[1].backward == "none"
 

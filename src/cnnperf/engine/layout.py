@@ -14,7 +14,7 @@ import numpy as np
 
 from cnnperf.engine.cache import cache_bytes
 from cnnperf.engine.kinds import ACTIVATION_IDS, KIND_IDS
-from cnnperf.engine.paths import FLOAT_BYTES, conv_path, padded, row_stride, table_tail
+from cnnperf.engine.paths import FLOAT_BYTES, conv_path, padded, row_stride, table_tail_pixels
 from cnnperf.networks import NetworkSpec
 
 ALIGN_FLOATS = 16  # 64 bytes of float32
@@ -84,7 +84,7 @@ def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
         Pp = padded(P)  # (forward) or a dense delta's dcolT (backward; the pooled backward needs none)
         Q = shapes[i + 1].size ** 2 if path.pooled else 0
         dcolT = 0 if path.pooled else prev.maps * KK * Pp
-        tail = table_tail(P, KK) * prev.maps * padded(KK)
+        tail = table_tail_pixels(P) * prev.maps * padded(KK)
         return _align(prev.maps * KK * Pp) + SLACK, s.maps * Pp + max(dcolT, tail) + SLACK, s.maps * Q
     Fs = row_stride(s.fan_in)  # im2col rows of Fs floats, kept from forward for backward; dcol rows, then the deltas
     if path.pooled:

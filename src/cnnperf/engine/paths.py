@@ -54,17 +54,16 @@ def padded(n: int) -> int:
     return (n + 15) // 16 * 16
 
 
-def table_tail(P: int, KK: int) -> int:
+def table_tail_pixels(P: int) -> int:
     """Output pixels past the last multiple of 16 that the table forward takes as 16-lane dot
-    products over K*K taps rounded up to 16 (0: none): 1 to 4 of them, when those cost fewer lanes
-    than one more vector of 16 pixels (as `kernels.conv_table.tail_pixels`)."""
-    r, kkp = P % 16, padded(KK)
-    return r if 0 < r <= 4 and r * kkp < 16 * KK else 0
+    products over K*K taps rounded up to 16 (0: none): one lone pixel, P = 16k + 1 (as
+    `kernels.conv_table.tail_pixels`)."""
+    return 1 if P % 16 == 1 and P > 1 else 0
 
 
 def table_forward_lanes(n: int, KK: int, P: int) -> int:
     """Multiply-add lanes of the table forward over n connections: 16-pixel vectors, then the tail dots."""
-    r = table_tail(P, KK)
+    r = table_tail_pixels(P)
     return n * KK * (P - r) + n * r * padded(KK) if r else n * KK * padded(P)
 
 

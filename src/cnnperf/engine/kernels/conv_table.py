@@ -7,9 +7,9 @@ c, tap t) and Pp columns (the O*O output pixels rounded up to 16; the padding co
 values that meet zero deltas only), so every input map's K*K rows are contiguous. The forward
 walks the input maps; for each, the output maps connected to it are taken MR at a time and share
 every column load over NR native vectors (`VL` lanes) of pixels: 4 maps x 6 vectors = 24
-accumulators with 32 vector registers (AVX-512), 3 x 4 = 12 with 16 (AVX2). A tail of 1 to 4
-pixels past the last multiple of 16 (81 = 5 x 16 + 1 for a 9 x 9 map) is taken as dot products
-instead of one more vector of mostly padding (`tail_pixels`); the multiply-adds do not depend on
+accumulators with 32 vector registers (AVX-512), 3 x 4 = 12 with 16 (AVX2). A lone pixel past
+the last multiple of 16 (81 = 5 x 16 + 1 for a 9 x 9 map) is taken as dot products instead
+of one more vector of padding (`tail_pixels`); the multiply-adds do not depend on
 the width (`cnnperf.engine.paths.table_forward_lanes`). The connection block of a layer in `conn`
 (see `cnnperf.engine.layout.table_block`): in_start[C+1], pairs (m, j*K*K) sorted by input map,
 conn_in[n], map_start[M+1], pieces[n*K*ceil(K/8)].
@@ -41,13 +41,12 @@ def padded(P):
 
 
 @kernel
-def tail_pixels(P, KK):
+def tail_pixels(P):
     """Pixels past the last multiple of 16 that the forward takes as dot products (0: none), as
-    `cnnperf.engine.paths.table_tail`: 1 to 4 of them, when their 16-lane dots over the K*K taps
-    rounded up to 16 cost fewer lanes than one more vector of pixels (16 x K*K)."""
-    r = P % 16
-    kkp = (KK + 15) // 16 * 16
-    return r if 0 < r <= 4 and r * kkp < 16 * KK else 0
+    `cnnperf.engine.paths.table_tail_pixels`: one lone pixel (P = 16k + 1, e.g. 9 x 9), whose vector
+    would be 15/16 padding; more pixels each cost a reduction per output map, measured slower
+    than their vector for LeNet-5's C3 (10 x 10 = 6 x 16 + 4)."""
+    return 1 if P % 16 == 1 and P > 1 else 0
 
 
 @kernel
@@ -239,12 +238,12 @@ def table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, p0, r, out, o_of
 def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_off, act, a_out):
     """act[a_out + m*P + p] = b[m] + sum over connections (m, c) of W[m, c] . colT[c, :, p];
     `out` (M x Pp, from o_off) is scratch. Per input map, its connections MR at a time (then one at
-    a time) over chunks of NR native vectors of pixels (then the rest of them); a short tail of
-    pixels past the last multiple of 16 (`tail_pixels`) by `table_tail`."""
+    a time) over chunks of NR native vectors of pixels (then the rest of them); a lone pixel past
+    the last multiple of 16 (`tail_pixels`) by `table_tail`."""
     KK, P = K * K, O * O
     Pp = padded(P)
-    r = tail_pixels(P, KK)
-    nv = (P - r if r > 0 else Pp) // VL  # vectors of pixels; a short tail of them as dot products
+    r = tail_pixels(P)
+    nv = (P - r if r > 0 else Pp) // VL  # vectors of pixels; a lone last pixel as dot products
     in_start, pairs, _, _ = table_offsets(co, C, M, n)
     for m in range(M):
         b = W[U(b_off + m)]
