@@ -187,6 +187,7 @@ vsplat8 = intrinsic(_splat(8))
 vload4 = intrinsic(_load(4))
 vstore4 = intrinsic(_store(4))
 vkeep4, vkeep8, vkeep16 = intrinsic(_keep(4)), intrinsic(_keep(8)), intrinsic(_keep(16))
+vstore_first8 = intrinsic(_store_first(8))  # ary[offset : offset + n] = v[:n] (a masked store)
 nload = intrinsic(_load(VL))  # ary[offset : offset + VL]
 nstore = intrinsic(_store(VL))
 nsplat = intrinsic(_splat(VL))
