@@ -9,8 +9,11 @@ products then run over the layer's pieces, 8 taps of a kernel row (ceil(K/8) per
 offsets the connection block holds (`cnnperf.engine.layout.table_block`): the gradient of a piece
 sums, over the arg-max pixels of its map, the delta times the input row the piece's taps cover
 there (eight pieces of one map at a time, in registers), and the input delta adds the delta times
-the piece's taps into that row (a masked store of the taps only: the lanes past them would overlap
-a later window's row and make its load wait, measured about 6 % of medium-r10's layer-3 backward).
+the piece's taps into that row. With AVX-512 (`MASKED_STORES`) only the taps are stored (a masked
+store): the lanes past them would overlap a later window's row and make its load wait (about 6 %
+of medium-r10's layer-3 backward, measured); an AVX2 masked store (vmaskmovps) measured 1.6x
+slower for the whole train step, so there the lanes past the taps add zero (W read with them masked
+off) and are written back unchanged.
 Scratch (`scratch`, the worker's dcol buffer) holds the padded delta and dcolT of a dense delta.
 """
 
@@ -20,9 +23,11 @@ from cnnperf.engine.kernels.activations import derivative
 from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, kernel
 from cnnperf.engine.kernels.conv_table import padded, table_offsets, table_pieces
 from cnnperf.engine.kernels.simd import (
+    VL,
     store_sums,
     vadd,
     vfma,
+    vkeep8,
     vkeep16,
     vload,
     vload8,
@@ -33,6 +38,8 @@ from cnnperf.engine.kernels.simd import (
     vstore_first8,
     vsum,
 )
+
+MASKED_STORES = VL == 16  # k-masked stores (AVX-512) are as fast as plain ones; AVX2's vmaskmovps is not
 
 
 @kernel
@@ -279,17 +286,15 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off,
         return
     for i in range(C * H * H):
         dx[U(dx_off + i)] = ZERO
-    for m in range(M):  # map by map, pixel by pixel: consecutive windows land on different input maps; only
-        for q in range(Q):  # a piece's taps are stored (masked): no false overlap with a later window's row
+    for m in range(M):  # map by map, pixel by pixel: consecutive windows land on different input maps
+        for q in range(Q):
             e = vsplat8(dx, dpool[U(p_off + m * Q + q)])
             base = dx_off + woff[U(m * Q + q)]
             k0, k1 = conn[map_start + m] * R, conn[map_start + m + 1] * R
-            if nv == 1:
-                for k in range(k0, k1):
-                    a = base + conn[pc + k]
-                    vstore_first8(dx, a, vfma(vload8(dx, a), e, vload8(W, w_off + k * K)), K)
-            else:
-                for k in range(k0, k1):
-                    a = base + conn[pc + k]
-                    vstore_first8(dx, a, vfma(vload8(dx, a), e, vload8(W, w_off + piece_weight(k, K, nv))),
-                                  K - 8 * (k % nv))
+            for k in range(k0, k1):
+                a, taps = base + conn[pc + k], K - 8 * (k % nv)
+                w = vload8(W, w_off + (k * K if nv == 1 else piece_weight(k, K, nv)))
+                if MASKED_STORES:
+                    vstore_first8(dx, a, vfma(vload8(dx, a), e, w), taps)
+                else:
+                    vstore8(dx, a, vfma(vload8(dx, a), e, vkeep8(w, taps)))
