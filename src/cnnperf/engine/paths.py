@@ -86,7 +86,8 @@ class LayerPath:
     when full). macs_forward / macs_gradient / macs_input_delta: multiply-adds the kernels
     execute, vector lanes included (the direct convolution runs over output rows of
     padded(O) lanes, forward and gradient; the table kernels over Pp = O*O rounded up to 16 pixels,
-    except a short forward tail as dot products of padded(K*K) lanes, `table_forward_lanes`; and
+    except a lone last pixel (P = 16k + 1) forward as dot products of padded(K*K) lanes,
+    `table_forward_lanes`; and
     under pooling over K kernel rows of 8-lane pieces, ceil(K/8) per row, gradient and input delta);
     useful_macs_forward / _backward: the multiply-adds the layer needs (connected maps, O*O pixels;
     under max pooling Q*Q arg-max pixels per map; no input delta for layer 1). weights_written: floats of shared weights
