@@ -206,32 +206,29 @@ def run_tile(group, nr, W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
 
 
 @kernel
-def table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, p0, r, out, o_off):
-    """out[o_off + m*Pp + p0 + k] += sum over m's connections j of W_j . colT[conn_in(j), :, p0 + k] for
-    k < r: 16-lane dot products over a copy g of those colT columns (after out in the scratch: r x C
-    rows of K*K taps rounded up to 16, the lanes past K*K zero; W's lanes past them masked off)."""
-    KKp = (KK + 15) // 16 * 16
+def table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, p, out, o_off):
+    """out[o_off + m*Pp + p] += sum over m's connections j of W_j . colT[conn_in(j), :, p]: 16-lane dot
+    products over a copy g of colT column p (after out in the scratch: C rows of K*K taps padded to
+    16, the lanes past K*K zero; W's lanes past them masked off)."""
+    KKp = padded(KK)
     g = o_off + M * Pp
-    for k in range(r):
-        for c in range(C):
-            d, s = g + (k * C + c) * KKp, c_off + c * KK * Pp + p0 + k
-            for t in range(KK):
-                out[U(d + t)] = col[U(s + t * Pp)]
-            for t in range(KK, KKp):
-                out[U(d + t)] = 0.0
+    for c in range(C):
+        d, s = g + c * KKp, c_off + c * KK * Pp + p
+        for t in range(KK):
+            out[U(d + t)] = col[U(s + t * Pp)]
+        for t in range(KK, KKp):
+            out[U(d + t)] = 0.0
     _, _, conn_in, map_start = table_offsets(co, C, M, n)
     z = vsplat(W, 0.0)
     for m in range(M):
-        j0, j1 = conn[map_start + m], conn[map_start + m + 1]
-        for k in range(r):
-            a0, a1 = z, z  # even and odd 16-tap blocks: two dependency chains
-            for j in range(j0, j1):
-                w, d = w_off + j * KK, g + (k * C + conn[conn_in + j]) * KKp
-                for v in range(0, KKp, 32):
-                    a0 = vfma(a0, vkeep16(vload(W, w + v), KK - v), vload(out, d + v))
-                    if v + 16 < KKp:
-                        a1 = vfma(a1, vkeep16(vload(W, w + v + 16), KK - v - 16), vload(out, d + v + 16))
-            out[U(o_off + m * Pp + p0 + k)] += vsum(vadd(a0, a1))
+        a0, a1 = z, z  # even and odd 16-tap blocks: two dependency chains
+        for j in range(conn[map_start + m], conn[map_start + m + 1]):
+            w, d = w_off + j * KK, g + conn[conn_in + j] * KKp
+            for v in range(0, KKp, 32):
+                a0 = vfma(a0, vkeep16(vload(W, w + v), KK - v), vload(out, d + v))
+                if v + 16 < KKp:
+                    a1 = vfma(a1, vkeep16(vload(W, w + v + 16), KK - v - 16), vload(out, d + v + 16))
+        out[U(o_off + m * Pp + p)] += vsum(vadd(a0, a1))
 
 
 @kernel
@@ -269,7 +266,7 @@ def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_o
                          o2 + p0, o3 + p0)
             e += MR if group else 1
     if r > 0:
-        table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, P - r, r, out, o_off)
+        table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, P - 1, out, o_off)
     for m in range(M):
         for p in range(P):
             act[U(a_out + m * P + p)] = out[U(o_off + m * Pp + p)]

@@ -293,7 +293,7 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off,
             k0, k1 = conn[map_start + m] * R, conn[map_start + m + 1] * R
             for k in range(k0, k1):
                 a, taps = base + conn[pc + k], K - 8 * (k % nv)
-                w = vload8(W, w_off + (k * K if nv == 1 else piece_weight(k, K, nv)))
+                w = vload8(W, w_off + piece_weight(k, K, nv))
                 if MASKED_STORES:
                     vstore_first8(dx, a, vfma(vload8(dx, a), e, w), taps)
                 else:
