@@ -222,8 +222,8 @@ def table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, p, out, o_off):
     z = vsplat(W, 0.0)
     for m in range(M):
         a0, a1 = z, z  # even and odd 16-tap blocks: two dependency chains
-        for j in range(conn[map_start + m], conn[map_start + m + 1]):
-            w, d = w_off + j * KK, g + conn[conn_in + j] * KKp
+        for j in range(conn[U(map_start + m)], conn[U(map_start + m + 1)]):
+            w, d = w_off + j * KK, g + conn[U(conn_in + j)] * KKp
             for v in range(0, KKp, 32):
                 a0 = vfma(a0, vkeep16(vload(W, w + v), KK - v), vload(out, d + v))
                 if v + 16 < KKp:
@@ -248,18 +248,18 @@ def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_o
             out[U(o_off + m * Pp + p)] = b
     for c in range(C):
         rc = c_off + c * KK * Pp
-        e, e1 = conn[in_start + c], conn[in_start + c + 1]
+        e, e1 = conn[U(in_start + c)], conn[U(in_start + c + 1)]
         while e < e1:
             group = e + MR <= e1
             q = pairs + 2 * e
-            o0, w0 = o_off + conn[q] * Pp, w_off + conn[q + 1]
+            o0, w0 = o_off + conn[U(q)] * Pp, w_off + conn[U(q + 1)]
             o1, o2, o3, w1, w2, w3 = o0, o0, o0, w0, w0, w0
             if group:
-                o1, w1 = o_off + conn[q + 2] * Pp, w_off + conn[q + 3]
+                o1, w1 = o_off + conn[U(q + 2)] * Pp, w_off + conn[U(q + 3)]
                 if MR > 2:
-                    o2, w2 = o_off + conn[q + 4] * Pp, w_off + conn[q + 5]
+                    o2, w2 = o_off + conn[U(q + 4)] * Pp, w_off + conn[U(q + 5)]
                 if MR > 3:
-                    o3, w3 = o_off + conn[q + 6] * Pp, w_off + conn[q + 7]
+                    o3, w3 = o_off + conn[U(q + 6)] * Pp, w_off + conn[U(q + 7)]
             for v0 in range(0, nv, NR):
                 p0 = v0 * VL
                 run_tile(group, min(NR, nv - v0), W, w0, w1, w2, w3, KK, col, rc + p0, Pp, out, o0 + p0, o1 + p0,

@@ -86,7 +86,7 @@ def dcol_tile(W, w_off, conn, pairs, e0, e1, dzp, Pp, dcol, d_off, t, taps, p0, 
     z = vsplat(dzp, 0.0)
     a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
     for e in range(e0, e1):
-        m, w = conn[pairs + 2 * e], w_off + conn[pairs + 2 * e + 1] + t
+        m, w = conn[U(pairs + 2 * e)], w_off + conn[U(pairs + 2 * e + 1)] + t
         x0, x1 = vload(dzp, m * Pp + p0), vload(dzp, m * Pp + p0 + 16 * (chunks - 1))
         v = vsplat(W, W[U(w)])
         a0, b0 = vfma(a0, v, x0), vfma(b0, v, x1)
@@ -155,28 +155,28 @@ def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_of
         grad[U(gb + m)] = s
     for c in range(C):
         rc = c_off + c * KK * Pp
-        e, e1 = conn[in_start + c], conn[in_start + c + 1]
+        e, e1 = conn[U(in_start + c)], conn[U(in_start + c + 1)]
         while e + 4 <= e1:
             q = pairs + 2 * e
             t = 0
             while t + 2 <= KK:
-                grad_tile_4x2(scratch, conn[q], conn[q + 2], conn[q + 4], conn[q + 6], Pp, col, rc + t * Pp, grad,
-                              conn[q + 1] + t, conn[q + 3] + t, conn[q + 5] + t, conn[q + 7] + t)
+                grad_tile_4x2(scratch, conn[U(q)], conn[U(q + 2)], conn[U(q + 4)], conn[U(q + 6)], Pp, col, rc + t * Pp, grad,
+                              conn[U(q + 1)] + t, conn[U(q + 3)] + t, conn[U(q + 5)] + t, conn[U(q + 7)] + t)
                 t += 2
             if t < KK:
                 for k in range(4):
-                    grad_row(scratch, conn[q + 2 * k], Pp, col, rc + t * Pp, KK, grad, conn[q + 2 * k + 1] + t, 1)
+                    grad_row(scratch, conn[U(q + 2 * k)], Pp, col, rc + t * Pp, KK, grad, conn[U(q + 2 * k + 1)] + t, 1)
             e += 4
         while e < e1:
             q = pairs + 2 * e
             for t in range(0, KK, 4):
-                grad_row(scratch, conn[q], Pp, col, rc + t * Pp, KK, grad, conn[q + 1] + t, min(4, KK - t))
+                grad_row(scratch, conn[U(q)], Pp, col, rc + t * Pp, KK, grad, conn[U(q + 1)] + t, min(4, KK - t))
             e += 1
     if not need_dx:
         return
     d_off = M * Pp
     for c in range(C):
-        e0, e1 = conn[in_start + c], conn[in_start + c + 1]
+        e0, e1 = conn[U(in_start + c)], conn[U(in_start + c + 1)]
         r = d_off + c * KK * Pp
         for t in range(0, KK, 4):
             p0 = 0
@@ -244,10 +244,10 @@ def map_gradient(x, x_off, K, nv, conn, pc, k0, k1, woff, g0, Q, dpool, d0, grad
     k = k0
     while k < k1:
         last = k1 - 1
-        x0, x1 = x_off + conn[pc + k], x_off + conn[pc + min(k + 1, last)]
-        x2, x3 = x_off + conn[pc + min(k + 2, last)], x_off + conn[pc + min(k + 3, last)]
-        x4, x5 = x_off + conn[pc + min(k + 4, last)], x_off + conn[pc + min(k + 5, last)]
-        x6, x7 = x_off + conn[pc + min(k + 6, last)], x_off + conn[pc + min(k + 7, last)]
+        x0, x1 = x_off + conn[U(pc + k)], x_off + conn[U(pc + min(k + 1, last))]
+        x2, x3 = x_off + conn[U(pc + min(k + 2, last))], x_off + conn[U(pc + min(k + 3, last))]
+        x4, x5 = x_off + conn[U(pc + min(k + 4, last))], x_off + conn[U(pc + min(k + 5, last))]
+        x6, x7 = x_off + conn[U(pc + min(k + 6, last))], x_off + conn[U(pc + min(k + 7, last))]
         piece_sums(x, woff, g0, Q, dpool, d0, grad, min(k1 - k, 8), x0, x1, x2, x3, x4, x5, x6, x7,
                    piece_weight(k, K, nv), piece_weight(k + 1, K, nv), piece_weight(k + 2, K, nv),
                    piece_weight(k + 3, K, nv), piece_weight(k + 4, K, nv), piece_weight(k + 5, K, nv),
@@ -275,7 +275,7 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off,
             dpool[U(p_off + m * Q + q)] *= derivative(y[U(p_off + m * Q + q)], kind)  # y at the arg-max: pooled
     pc, R = table_pieces(co, C, M, n), K * nv  # R pieces per connection
     for m in range(M):  # ascending: each map's stores overwrite the previous map's extra lanes
-        map_gradient(x, x_off, K, nv, conn, pc, conn[map_start + m] * R, conn[map_start + m + 1] * R, woff, m * Q, Q,
+        map_gradient(x, x_off, K, nv, conn, pc, conn[U(map_start + m)] * R, conn[U(map_start + m + 1)] * R, woff, m * Q, Q,
                      dpool, p_off + m * Q, grad)
     for m in range(M):  # after the weights: the last row's extra lanes may reach the biases
         s = ZERO
@@ -290,9 +290,9 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off,
         for q in range(Q):
             e = vsplat8(dx, dpool[U(p_off + m * Q + q)])
             base = dx_off + woff[U(m * Q + q)]
-            k0, k1 = conn[map_start + m] * R, conn[map_start + m + 1] * R
+            k0, k1 = conn[U(map_start + m)] * R, conn[U(map_start + m + 1)] * R
             for k in range(k0, k1):
-                a, taps = base + conn[pc + k], K - 8 * (k % nv)
+                a, taps = base + conn[U(pc + k)], K - 8 * (k % nv)
                 w = vload8(W, w_off + piece_weight(k, K, nv))
                 if MASKED_STORES:
                     vstore_first8(dx, a, vfma(vload8(dx, a), e, w), taps)
