@@ -39,6 +39,9 @@ TINY = {
     "whole-map-conv-dx": "1x8x8-2C3-AP2-4C3-3N",
     "whole-map-conv-before-full": "1x10x10-3C3-MP2-5C4-4N-3N",
     "whole-map-conv-first": "2x5x5-4C5-3N",
+    # a first layer of 6 and 5 maps: a tile of four maps, then one of two (the last one or two maps)
+    "direct-pooled-six-maps": "1x8x8-6C3-MP2-3N",
+    "direct-dense-five-maps": "1x7x7-5C3-2C2-3N",
 }
 
 # Connection tables given explicitly: rows of different lengths, an input map no output map
