@@ -160,8 +160,9 @@ def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_of
             q = pairs + 2 * e
             t = 0
             while t + 2 <= KK:
-                grad_tile_4x2(scratch, conn[U(q)], conn[U(q + 2)], conn[U(q + 4)], conn[U(q + 6)], Pp, col, rc + t * Pp, grad,
-                              conn[U(q + 1)] + t, conn[U(q + 3)] + t, conn[U(q + 5)] + t, conn[U(q + 7)] + t)
+                grad_tile_4x2(scratch, conn[U(q)], conn[U(q + 2)], conn[U(q + 4)], conn[U(q + 6)], Pp, col,
+                              rc + t * Pp, grad, conn[U(q + 1)] + t, conn[U(q + 3)] + t, conn[U(q + 5)] + t,
+                              conn[U(q + 7)] + t)
                 t += 2
             if t < KK:
                 for k in range(4):
@@ -275,8 +276,8 @@ def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off,
             dpool[U(p_off + m * Q + q)] *= derivative(y[U(p_off + m * Q + q)], kind)  # y at the arg-max: pooled
     pc, R = table_pieces(co, C, M, n), K * nv  # R pieces per connection
     for m in range(M):  # ascending: each map's stores overwrite the previous map's extra lanes
-        map_gradient(x, x_off, K, nv, conn, pc, conn[U(map_start + m)] * R, conn[U(map_start + m + 1)] * R, woff, m * Q, Q,
-                     dpool, p_off + m * Q, grad)
+        k0, k1 = conn[U(map_start + m)] * R, conn[U(map_start + m + 1)] * R
+        map_gradient(x, x_off, K, nv, conn, pc, k0, k1, woff, m * Q, Q, dpool, p_off + m * Q, grad)
     for m in range(M):  # after the weights: the last row's extra lanes may reach the biases
         s = ZERO
         for q in range(Q):
