@@ -29,6 +29,8 @@ TINY = {
     "avgpool-rows-of-17": "1x36x36-1C3-AP2-3N",
     # random connection tables: dense delta (under average pooling) and under max pooling
     "random-dense-dx": "1x9x9-3C2-AP2-4C3r2-4N-3N",
+    # a dense delta into 20-wide output rows: two 16-lane adds per row in col2im_t, in two passes of rows
+    "random-dense-dx-wide": "1x23x23-2C2-3C3r1-AP2-3N",
     "random-pooled-dx": "1x12x12-4C3-6C3r2-MP2-5N-3N",
     # a 9 x 9 output (81 = 5 x 16 + 1): the lone last pixel as dot products in the forward
     "random-lone-pixel": "1x13x13-2C3-3C3r1-MP3-3N",

@@ -121,19 +121,23 @@ def dcol_tile(W, w_off, conn, pairs, e0, e1, dzp, Pp, dcol, d_off, t, taps, p0, 
 def col2im_t(dcol, s_off, C, H, K, dx, dx_off):
     """dx[c, oy+ky, ox+kx] = sum over taps of dcolT[c, t, oy*O + ox] (adjoint of im2col_t): one 16-lane
     add per output row (lanes past the row add zero and write their values back unchanged); the input
-    maps are the inner loop, so consecutive adds never overlap."""
+    maps are the inner loop, so consecutive adds never overlap, and the rows go in S passes of every
+    S-th row (S = the 16-lane span of a row's adds over H, rounded up), so no add overlaps the adds
+    of the row before it, still in flight (its load would wait for their stores)."""
     O = H - K + 1
     Pp = padded(O * O)
+    S = (padded(O) + H - 1) // H
     for i in range(C * H * H):
         dx[U(dx_off + i)] = ZERO
     for ky in range(K):
         for kx in range(K):
-            for oy in range(O):
-                for c in range(C):
-                    src = s_off + (c * K * K + ky * K + kx) * Pp + oy * O
-                    dst = dx_off + c * H * H + (oy + ky) * H + kx
-                    for ox in range(0, O, 16):
-                        vstore(dx, dst + ox, vadd(vload(dx, dst + ox), vkeep16(vload(dcol, src + ox), O - ox)))
+            for s0 in range(S):
+                for oy in range(s0, O, S):
+                    for c in range(C):
+                        src = s_off + (c * K * K + ky * K + kx) * Pp + oy * O
+                        dst = dx_off + c * H * H + (oy + ky) * H + kx
+                        for ox in range(0, O, 16):
+                            vstore(dx, dst + ox, vadd(vload(dx, dst + ox), vkeep16(vload(dcol, src + ox), O - ox)))
 
 
 @kernel
