@@ -41,7 +41,7 @@ TINY = {
     "whole-map-conv-dx": "1x8x8-2C3-AP2-4C3-3N",
     "whole-map-conv-before-full": "1x10x10-3C3-MP2-5C4-4N-3N",
     "whole-map-conv-first": "2x5x5-4C5-3N",
-    # a first layer of 6 and 5 maps: a tile of four maps, then one of two (the last one or two maps)
+    # a first layer of 6 and 5 maps: a tile of four maps, then one holding the last maps and clamped duplicates
     "direct-pooled-six-maps": "1x8x8-6C3-MP2-3N",
     "direct-dense-five-maps": "1x7x7-5C3-2C2-3N",
 }
