@@ -47,7 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_interrupted_finaliser(unraisable) -> None:
+    """`sys.unraisablehook`: drop the one error llvmlite's `ObjectRef.__del__` raises (AttributeError)
+    when a Ctrl-C cut a Numba compile off between creating an LLVM object and setting its pointer;
+    it would print a traceback after "interrupted". Every other unraisable error goes on as before."""
+    if unraisable.exc_type is AttributeError and getattr(unraisable.object, "__qualname__", "") == "ObjectRef.__del__":
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> int:
+    sys.unraisablehook = quiet_interrupted_finaliser
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
