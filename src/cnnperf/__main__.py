@@ -1,3 +1,3 @@
-from cnnperf.cli import main
+from cnnperf.cli import entry_point
 
-raise SystemExit(main())
+raise SystemExit(entry_point())

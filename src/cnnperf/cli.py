@@ -57,7 +57,6 @@ def quiet_interrupted_finaliser(unraisable) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.unraisablehook = quiet_interrupted_finaliser
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
@@ -75,5 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def entry_point() -> int:
+    """The `cnnperf` program (console script, `python -m cnnperf`): `main` on sys.argv, with the
+    process-wide `quiet_interrupted_finaliser` hook installed first (`main` itself, as tests and
+    other programs call it, leaves the interpreter's hooks alone)."""
+    sys.unraisablehook = quiet_interrupted_finaliser
+    return main()
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(entry_point())

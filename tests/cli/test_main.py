@@ -28,9 +28,22 @@ def test_hook_drops_only_the_interrupted_llvmlite_finaliser():
     assert "Traceback" in other and "mine" in other
 
 
-def test_main_installs_the_hook(monkeypatch, capsys):
+def test_the_program_installs_the_hook_and_main_does_not(monkeypatch, capsys):
     from cnnperf import cli
 
     monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)
     assert cli.main([]) == 2  # no verb: help, exit code 2
+    assert sys.unraisablehook is sys.__unraisablehook__  # a library call leaves the process's hooks alone
+    monkeypatch.setattr(sys, "argv", ["cnnperf"])
+    assert cli.entry_point() == 2
     assert sys.unraisablehook is cli.quiet_interrupted_finaliser
+
+
+def test_console_script_and_module_run_the_entry_point():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"cnnperf": "cnnperf.cli:entry_point"}
+    assert "entry_point()" in (root / "src" / "cnnperf" / "__main__.py").read_text()
