@@ -10,6 +10,8 @@ import pytest
 
 from cnnperf.cli import main
 
+pytestmark = pytest.mark.xdist_group("test_layer_model_cli")  # one worker: its module-scoped fixtures run once
+
 NET = "29x29-10C4-MP2-20C4-MP2-100N-10N"  # in no profile
 
 

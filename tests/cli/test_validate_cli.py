@@ -9,6 +9,8 @@ import pytest
 
 from cnnperf.cli import main
 
+pytestmark = pytest.mark.xdist_group("test_validate_cli")  # one worker: its module-scoped fixtures run once
+
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory):

@@ -8,6 +8,8 @@ from cnnperf.hardware import load_profile
 from cnnperf.measure.calibrate import CalibrationConfig, calibrate, fit_operation_factor
 from cnnperf.measure.timing import Measurement
 
+pytestmark = pytest.mark.xdist_group("test_calibrate")  # one worker: its module-scoped fixtures run once
+
 
 def test_measurement_flags():
     assert Measurement((1.0, 1.0, 1.0)).flags == ()

@@ -10,6 +10,8 @@ from cnnperf.measure.machine import MAX_MACS, GridConfig, calibrate_machine_mode
 from cnnperf.networks import preset
 from cnnperf.networks.random import random_networks
 
+pytestmark = pytest.mark.xdist_group("test_machine")  # one worker: its module-scoped fixtures run once
+
 TYPICAL = [preset(n) for n in ("small", "medium", "large")] + list(random_networks(12345, 40))
 
 

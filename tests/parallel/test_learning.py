@@ -17,7 +17,8 @@ from cnnperf.parallel.run import train
 from cnnperf.parallel.trainer import Dataset, TrainConfig
 
 DATA = os.environ.get("CNNPERF_DATA")
-pytestmark = pytest.mark.skipif(not DATA, reason="set CNNPERF_DATA to the MNIST directory (CI: ../shared/data/mnist)")
+pytestmark = [pytest.mark.skipif(not DATA, reason="set CNNPERF_DATA to the MNIST directory (CI: ../shared/data/mnist)"),
+              pytest.mark.xdist_group("test_learning")]  # one worker: module fixtures run once
 LR = 0.003
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from .harness import HUGE, TINY, check_refused, cli, phi_with, popen, snapshot, survived
 
+pytestmark = pytest.mark.xdist_group("test_validate")  # one worker: its module-scoped fixtures run once
+
 SMALL_RUN = ["--nets", TINY, "--threads", "1,2", "--images", "200", "--test-images", "100", "--repeat", "1",
              "--quiet"]
 
