@@ -19,7 +19,7 @@ def test_the_digest_covers_every_module_of_the_folder(tmp_path):
 
 
 def test_kernels_are_cached_under_a_stamp_with_the_digest():
-    for dispatcher in (network.run_images, gemm.gemm_bias_nt):
+    for dispatcher in (network.run_images, network.forward_layer):
         locator = dispatcher._cache._impl.locator
         assert isinstance(locator, base.KernelsCacheLocator)
         stamp = locator.get_source_stamp()
@@ -27,6 +27,9 @@ def test_kernels_are_cached_under_a_stamp_with_the_digest():
 
 
 def test_inner_kernels_are_cached_only_where_they_are_not_link_only():
-    """A link-only inner kernel is compiled where a caller needs it (`kernels.linkonly`)."""
+    """A link-only inner kernel is compiled where a caller needs it (`kernels.linkonly`); the loop's
+    units are cached, the Python twin of an entry kernel (tests, benchmarks) is not."""
     assert isinstance(update.apply_update._cache, NullCache) is linkonly.SUPPORTED
-    assert not isinstance(gemm.gemm_bias_nt._cache, NullCache)
+    assert isinstance(gemm.gemm_bias_nt._cache, NullCache) is linkonly.SUPPORTED
+    assert not isinstance(network.backward_conv._cache, NullCache)
+    assert isinstance(gemm.gemm_bias_nt.entry._cache, NullCache)

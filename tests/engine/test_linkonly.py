@@ -51,10 +51,57 @@ def _train(nets, cache, out):
 
 def test_a_network_trains_the_same_whatever_was_compiled_before_it(tmp_path):
     fresh = _train([SECOND], tmp_path / "empty", tmp_path / "fresh.npy")
-    # compiled here; no inner kernel has machine code of its own (backward_layer's is cached as bitcode)
-    assert fresh == ["1", "CachedLinkOnlyLibrary", "InlinedLinkOnlyLibrary", "LinkOnlyLibrary"]
+    # compiled here; no inner kernel has machine code of its own but the loop's units
+    assert fresh == ["1", "InlinedLinkOnlyLibrary", "LinkOnlyLibrary", "UnitLibrary"]
     _train([FIRST], tmp_path / "cached", tmp_path / "first.npy")
     # FIRST's kernels load from the cache, then SECOND compiles its own loop in the same process
     after = _train([FIRST, SECOND], tmp_path / "cached", tmp_path / "after.npy")
-    assert after == ["2", "CachedLinkOnlyLibrary", "InlinedLinkOnlyLibrary", "LinkOnlyLibrary"]  # SECOND's, compiled
+    # SECOND's, compiled, and the units FIRST loaded from the cache (libraries as Numba rebuilds them)
+    assert after == ["2", "InlinedLinkOnlyLibrary", "JITCodeLibrary", "LinkOnlyLibrary", "UnitLibrary"]
     assert np.array_equal(np.load(tmp_path / "after.npy"), np.load(tmp_path / "fresh.npy"))
+
+
+PROBE = '''
+from cnnperf.engine.kernels.base import kernel, unit_kernel
+
+
+@unit_kernel
+def twice(x):
+    return 2.0 * x
+
+
+@kernel
+def call(x):
+    return twice(x) + 1.0
+'''
+
+USE = """
+import sys
+import numba
+sys.path.insert(0, sys.argv[1])
+for k in range(int(sys.argv[2])):  # other compiles first: Numba numbers every function it compiles
+    numba.njit(lambda x, k=k: x + k)(1.0)
+import probe
+print(probe.call(3.0) if sys.argv[3] == "call" else probe.twice.compile((numba.float64,)))
+"""
+
+
+def _use(folder, cache, before, what):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    return subprocess.run([sys.executable, "-c", USE, str(folder), str(before), what], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_a_cached_caller_calls_a_unit_another_process_compiled(tmp_path):
+    """A loop loaded from the cache calls its units by name; a unit's name must not depend on the
+    process that compiled it (Numba's per-process function numbers), or the call would jump nowhere."""
+    (tmp_path / "probe.py").write_text(PROBE)
+    first = _use(tmp_path, tmp_path / "cache", 0, "call")  # caller and unit compiled here, both cached
+    assert first.returncode == 0 and first.stdout.split() == ["7.0"], first.stderr
+    for entry in (tmp_path / "cache").rglob("probe.twice*"):
+        entry.unlink()  # the unit's cache entry is gone: compiled again, as another process would
+    again = _use(tmp_path, tmp_path / "cache", 5, "twice")
+    assert again.returncode == 0, again.stderr
+    assert list((tmp_path / "cache").rglob("probe.twice*"))
+    cached = _use(tmp_path, tmp_path / "cache", 0, "call")  # the cached caller, the unit the second process made
+    assert cached.returncode == 0 and cached.stdout.split() == ["7.0"], cached.stderr

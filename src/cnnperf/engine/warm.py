@@ -1,11 +1,12 @@
 """Compile a training run's kernels with two cores (issue 15, cold start).
 
 On a cold cache the per-image loop (`kernels.network.run_images`) is about all of a run's compile,
-and Numba compiles on one core. Its two halves are `forward_layer` and `backward_layer`; the
-backward one is a `cached_inner_kernel`, stored in Numba's cache as the code its callers link. So
-`compile_kernels` has a helper process compile `backward_layer` into the cache while this process
-compiles `forward_layer`; the loop then links both (the helper's as the bitcode it stored), so it
-computes exactly what a compile in one process does.
+and Numba compiles on one core. The loop calls three units (`base.unit_kernel`: machine code of
+their own, cached as Numba caches a kernel): `forward_layer`, `backward_conv` and `backward_other`.
+So `compile_kernels` has a helper process compile `backward_conv` (the largest, about half of the
+work) into the cache while this process compiles the other two; the loop then loads the helper's
+from the cache and links declarations of all three. A unit is the same machine code whichever
+process compiled it, so the run computes exactly what a compile in one process does.
 
 Nothing happens when the loop is already in the cache, with one usable core, when Numba's cache is
 off, or when kernels compile as Numba compiles them (`linkonly.SUPPORTED` false). If the helper
@@ -27,7 +28,7 @@ _HELPER = """
 import pickle, sys
 sys.path.insert(0, sys.argv[1])
 from cnnperf.engine.kernels import network
-network.backward_layer.compile(pickle.loads(sys.stdin.buffer.read()))
+network.backward_conv.compile(pickle.loads(sys.stdin.buffer.read()))
 """
 
 
@@ -64,8 +65,8 @@ def _in_cache(dispatcher, sig) -> bool | None:
 
 def compile_kernels(layout, dtype=np.float32) -> bool:
     """Compile (or load) the training loop of `layout` for `dtype`; with two or more usable cores and
-    nothing cached, the backward kernels compile in a helper process meanwhile. Returns whether a
-    helper compiled them. The next `train_images` / `evaluate_images` call runs without compiling."""
+    nothing cached, `backward_conv` compiles in a helper process meanwhile. Returns whether a helper
+    compiled it. The next `train_images` / `evaluate_images` call runs without compiling."""
     from numba import typeof
 
     from cnnperf.engine.api import _rows, loop_args
@@ -76,12 +77,13 @@ def compile_kernels(layout, dtype=np.float32) -> bool:
     args = loop_args(layout, w, ws, rows, np.zeros(1, np.int64), 0, 1, 0.0, True)
     names = _params(network.run_images)
     types_ = [typeof(a) for a in args]
-    backward = _signature(network.backward_layer, names, types_)
+    backward = _signature(network.backward_conv, names, types_)
     helper = None
     if (linkonly.SUPPORTED and _usable_cpus() >= 2 and _in_cache(network.run_images, tuple(types_)) is False
-            and _in_cache(network.backward_layer, backward) is False):
+            and _in_cache(network.backward_conv, backward) is False):
         helper = _start_helper(backward)
-        network.forward_layer.compile(_signature(network.forward_layer, names, types_))
+        for unit in (network.forward_layer, network.backward_other):
+            unit.compile(_signature(unit, names, types_))
         _finish(helper)
     network.run_images.compile(tuple(types_))
     return helper is not None and helper.returncode == 0

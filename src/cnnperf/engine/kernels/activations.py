@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnperf.engine.kernels.base import ONE, ZERO, U, inner_kernel, kernel
+from cnnperf.engine.kernels.base import ONE, ZERO, U, entry_kernel, inner_kernel
 
 SCALED_TANH, TANH, SIGMOID, RELU = 0, 1, 2, 3  # cnnperf.engine.kinds.ACTIVATION_IDS
 A = np.float32(1.7159)
@@ -25,7 +25,7 @@ _B0, _B2, _B4, _B6 = (np.float32(v) for v in (
     4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06))
 
 
-@kernel
+@entry_kernel
 def tanh_approx(x):
     """Rational approximation of tanh (vectorisable; |error| <= ~3e-7 in float32)."""
     x = min(max(x, -_CLAMP), _CLAMP)

@@ -1,4 +1,4 @@
-"""The kernel decorator and the scalar constants every kernel module shares.
+"""The kernel decorators and the scalar constants every kernel module shares.
 
 Kernels never allocate, so they are compiled without Numba's reference counting (`_nrt=False`,
 the option Numba's own allocation-free helpers use): with it, every array passed to a per-layer
@@ -8,15 +8,19 @@ Kernels that only other kernels call are `inner_kernel`s: compiled without the C
 wrappers (Numba's option for its own jitted helpers), whose unboxing code for ~20 array arguments
 Numba would otherwise optimise and emit for every kernel (about a tenth of a cold compile), and
 compiled link-only (`linkonly`: LLVM optimises and emits their code once, in their callers). Called
-from Python they raise TypeError (a wrapper-less entry point would crash the interpreter).
+from Python they raise TypeError (a wrapper-less entry point would crash the interpreter), except an
+`entry_kernel`'s, which run a twin with a Python entry (for tests and benchmarks). An
+`inline_kernel` is one LLVM inlines into every caller (Numba's own IR inlining would type and lower
+its body once per call site); `unit_kernel`s are the per-layer halves of the loop, machine code of
+their own that two processes can compile in parallel (`engine.warm`). Inner kernels compile for
+their arguments' non-literal types, one specialisation however a caller writes a constant.
 """
-
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.core import caching
 from numba.core.options import DefaultOptions
 from numba.core.registry import CPUDispatcher
@@ -65,18 +69,31 @@ if linkonly.SUPPORTED:  # inner kernels link-only, compiled where a caller needs
     _INNER.update(cache=False, pipeline_class=linkonly.LinkOnlyCompiler)
 
 kernel = njit(**{**_OPTIONS, **_KERNEL})
-inline_kernel = njit(**_OPTIONS, inline="always")
+_entry = njit(**{**_OPTIONS, **_KERNEL, "cache": False})  # an entry_kernel's Python twin: tests only
 _inner = njit(**{**_OPTIONS, **_INNER})
-if linkonly.SUPPORTED:  # inlined into callers by LLVM; cached: its callers' linking module, as bitcode
-    _inlined_inner = njit(**{**_OPTIONS, **_INNER, "pipeline_class": linkonly.InlinedLinkOnlyCompiler})
-    _cached_inner = njit(**{**_OPTIONS, **_INNER, "cache": True, "pipeline_class": linkonly.CachedLinkOnlyCompiler})
+_numba_inline = njit(**_OPTIONS, inline="always")
+if linkonly.SUPPORTED:
+    _inlined = njit(**{**_OPTIONS, **_INNER, "pipeline_class": linkonly.InlinedLinkOnlyCompiler})
+    _unit = njit(**{**_OPTIONS, **_INNER, "cache": True, "pipeline_class": linkonly.UnitCompiler})
 
 
 class KernelOnly(CPUDispatcher):
-    """The dispatcher of an `inner_kernel`: Numba calls it from kernels; a Python call is refused."""
+    """The dispatcher of an `inner_kernel`: Numba calls it from kernels; a Python call is refused, or
+    runs its `entry` twin (`entry_kernel`)."""
+
+    entry = None
+
+    def get_call_template(self, args, kws):
+        """As Numba's, for the arguments' non-literal types: a constant argument (0, a closure
+        constant) would compile another specialisation; LLVM folds it where it inlines the kernel."""
+        return super().get_call_template(tuple(types.unliteral(a) for a in args),
+                                         {k: types.unliteral(v) for k, v in kws.items()})
 
     def __call__(self, *args, **kws):
-        raise TypeError(f"{self.py_func.__qualname__} is compiled for calls from Numba kernels only (no Python entry)")
+        if self.entry is None:
+            name = self.py_func.__qualname__
+            raise TypeError(f"{name} is compiled for calls from Numba kernels only (no Python entry)")
+        return self.entry(*args, **kws)
 
 
 def _kernel_only(decorator, func):
@@ -90,20 +107,29 @@ def inner_kernel(func):
     return _kernel_only(_inner, func)
 
 
-def inlined_inner_kernel(func):
-    """An `inner_kernel` that LLVM inlines into its callers (`linkonly.InlinedLinkOnlyLibrary`); without
-    link-only support an `inline_kernel` (Numba inlines it)."""
-    return _kernel_only(_inlined_inner, func) if linkonly.SUPPORTED else inline_kernel(func)
+def entry_kernel(func):
+    """An `inner_kernel` that Python may call too: a Python call runs a `kernel` of the same function
+    (compiled on the first call, not cached), so the kernels calling it compile no wrapper and no
+    machine code of it."""
+    disp = inner_kernel(func)
+    disp.entry = _entry(func)
+    return disp
 
 
-def cached_inner_kernel(func):
-    """An `inlined_inner_kernel` that Numba's cache stores as the code its callers link (`linkonly`),
-    so that a helper process can compile it while this one compiles others (`engine.warm`); without
-    link-only support an `inline_kernel`."""
+def inline_kernel(func):
+    """An `inner_kernel` that LLVM inlines into every caller (`linkonly.InlinedLinkOnlyLibrary`);
+    without link-only support one that Numba inlines."""
+    return _kernel_only(_inlined, func) if linkonly.SUPPORTED else _numba_inline(func)
+
+
+def unit_kernel(func):
+    """A kernel made machine code of its own and cached, which its callers call instead of inlining
+    (`linkonly.UnitLibrary`), so that two processes compile units in parallel (`engine.warm`);
+    without link-only support an `inline_kernel`."""
     if not linkonly.SUPPORTED:
         return inline_kernel(func)
-    disp = _kernel_only(_cached_inner, func)
-    disp._cache = linkonly.LinkOnlyFunctionCache(disp.py_func)
+    disp = _kernel_only(_unit, func)
+    disp._cache = linkonly.UnitFunctionCache(disp.py_func)
     return disp
 
 

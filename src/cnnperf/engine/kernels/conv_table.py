@@ -17,7 +17,7 @@ conn_in[n], map_start[M+1], pieces[n*K*ceil(K/8)].
 
 from __future__ import annotations
 
-from cnnperf.engine.kernels.base import U, inline_kernel, kernel
+from cnnperf.engine.kernels.base import U, entry_kernel, inline_kernel
 from cnnperf.engine.kernels.simd import (
     REGISTERS,
     VL,
@@ -34,13 +34,13 @@ from cnnperf.engine.kernels.simd import (
 )
 
 
-@kernel
+@entry_kernel
 def padded(P):
     """P rounded up to a multiple of the vector width (16)."""
     return (P + 15) // 16 * 16
 
 
-@kernel
+@entry_kernel
 def tail_pixels(P):
     """Pixels past the last multiple of 16 that the forward takes as dot products (0: none), as
     `cnnperf.engine.paths.table_tail_pixels`: one lone pixel (P = 16k + 1, e.g. 9 x 9), whose vector
@@ -49,7 +49,7 @@ def tail_pixels(P):
     return 1 if P % 16 == 1 and P > 1 else 0
 
 
-@kernel
+@entry_kernel
 def table_offsets(co, C, M, n):
     """Offsets of (in_start, pairs, conn_in, map_start) in `conn` for a block at co (M: maps)."""
     pairs = co + C + 1
@@ -57,13 +57,13 @@ def table_offsets(co, C, M, n):
     return co, pairs, conn_in, conn_in + n
 
 
-@kernel
+@entry_kernel
 def table_pieces(co, C, M, n):
     """Offset of the pieces (`cnnperf.engine.layout.table_block`) in `conn` for a block at co: after map_start."""
     return table_offsets(co, C, M, n)[3] + M + 1
 
 
-@kernel
+@entry_kernel
 def im2col_t(x, x_off, C, H, K, col, c_off):
     """colT[(c*K*K + ky*K + kx)*Pp + oy*O + ox] = x[c, oy+ky, ox+kx], one 16-lane copy per output
     row: the lanes past a row land on the next row or tap (written after it, in order), on the
@@ -130,7 +130,7 @@ def _make_tile(mr, nr):
     """A kernel adding to mr (<= 4) output maps x nr (<= 6) native vectors of pixels the products of
     their weights (one connection each, all on the same input map) with the K*K colT rows from r."""
 
-    @kernel
+    @entry_kernel
     def tile(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
         z = nsplat(W, 0.0)
         a00, a01, a02, a03, a04, a05 = load_row(out, o0, nr, z)
@@ -205,7 +205,7 @@ def run_tile(group, nr, W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
         single_1(W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3)
 
 
-@kernel
+@entry_kernel
 def table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, p, out, o_off):
     """out[o_off + m*Pp + p] += sum over m's connections j of W_j . colT[conn_in(j), :, p]: 16-lane dot
     products over a copy g of colT column p (after out in the scratch: C rows of K*K taps padded to
@@ -231,7 +231,7 @@ def table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, p, out, o_off):
         out[U(o_off + m * Pp + p)] += vsum(vadd(a0, a1))
 
 
-@kernel
+@entry_kernel
 def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_off, act, a_out):
     """act[a_out + m*P + p] = b[m] + sum over connections (m, c) of W[m, c] . colT[c, :, p];
     `out` (M x Pp, from o_off) is scratch. Per input map, its connections MR at a time (then one at

@@ -20,7 +20,7 @@ Scratch (`scratch`, the worker's dcol buffer) holds the padded delta and dcolT o
 from __future__ import annotations
 
 from cnnperf.engine.kernels.activations import derivative
-from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, kernel
+from cnnperf.engine.kernels.base import ZERO, I, U, entry_kernel, inline_kernel
 from cnnperf.engine.kernels.conv_table import padded, table_offsets, table_pieces
 from cnnperf.engine.kernels.simd import (
     VL,
@@ -42,7 +42,7 @@ from cnnperf.engine.kernels.simd import (
 MASKED_STORES = VL == 16  # k-masked stores (AVX-512) are as fast as plain ones; AVX2's vmaskmovps is not
 
 
-@kernel
+@entry_kernel
 def grad_tile_4x2(dzp, m0, m1, m2, m3, Pp, col, r, grad, g0, g1, g2, g3):
     """grad[g_i], grad[g_i + 1] = dz[m_i] . colT rows r and r + Pp, for four maps."""
     z = vsplat(dzp, 0.0)
@@ -63,7 +63,7 @@ def grad_tile_4x2(dzp, m0, m1, m2, m3, Pp, col, r, grad, g0, g1, g2, g3):
     grad[U(g3)], grad[U(g3 + 1)] = vsum(a3), vsum(b3)
 
 
-@kernel
+@entry_kernel
 def grad_row(dzp, m, Pp, col, r, KK, grad, g, taps):
     """grad[g + t] = dz[m] . colT row r + t*Pp for `taps` (1..4) taps."""
     z = vsplat(dzp, 0.0)
@@ -80,7 +80,7 @@ def grad_row(dzp, m, Pp, col, r, KK, grad, g, taps):
     store_sums(grad, g, taps, a0, a1, a2, a3)
 
 
-@kernel
+@entry_kernel
 def dcol_tile(W, w_off, conn, pairs, e0, e1, dzp, Pp, dcol, d_off, t, taps, p0, chunks):
     """dcolT[t + i, p0 : p0 + 16*chunks] = sum over connections e0..e1 of input c of W[m, c, t + i] dz[m]."""
     z = vsplat(dzp, 0.0)
@@ -117,7 +117,7 @@ def dcol_tile(W, w_off, conn, pairs, e0, e1, dzp, Pp, dcol, d_off, t, taps, p0, 
             vstore(dcol, r + 3 * Pp + 16, b3)
 
 
-@kernel
+@entry_kernel
 def col2im_t(dcol, s_off, C, H, K, dx, dx_off):
     """dx[c, oy+ky, ox+kx] = sum over taps of dcolT[c, t, oy*O + ox] (adjoint of im2col_t): one 16-lane
     add per output row (lanes past the row add zero and write their values back unchanged); the input
@@ -140,7 +140,7 @@ def col2im_t(dcol, s_off, C, H, K, dx, dx_off):
                             vstore(dx, dst + ox, vadd(vload(dx, dst + ox), vkeep16(vload(dcol, src + ox), O - ox)))
 
 
-@kernel
+@entry_kernel
 def table_backward_dense(W, w_off, M, C, H, K, conn, co, n, dz, z_off, col, c_off, grad, gb, scratch, dx, dx_off,
                          need_dx):
     """Gradient (weights at grad[j*K*K + t], biases at grad[gb + m]) and, with need_dx, the input delta."""
@@ -199,7 +199,7 @@ def piece_weight(k, K, nv):
     return k * K if nv == 1 else (k // nv) * K + 8 * (k % nv)
 
 
-@kernel
+@entry_kernel
 def piece_sums(x, woff, g0, Q, dpool, d0, grad, cnt, x0, x1, x2, x3, x4, x5, x6, x7, o0, o1, o2, o3, o4, o5,
                o6, o7):
     """grad[o_i : o_i + 8] = sum_q dpool[d0 + q] * x[x_i + woff[g0 + q] : ... + 8] for the first `cnt`
@@ -260,7 +260,7 @@ def map_gradient(x, x_off, K, nv, conn, pc, k0, k1, woff, g0, Q, dpool, d0, grad
         k += 8
 
 
-@kernel
+@entry_kernel
 def table_backward_pooled(W, w_off, M, C, H, K, Q, conn, co, n, y, dpool, p_off, arg, g_off, kind, x, x_off,
                           grad, gb, woff, dx, dx_off, need_dx):
     """Under max pooling (Q pooled pixels per map, arg-max in `arg`): gradient and input delta

@@ -12,7 +12,7 @@ product of Fp lanes whatever the ISA (`cnnperf.engine.paths`: M*P*Fp multiply-ad
 
 from __future__ import annotations
 
-from cnnperf.engine.kernels.base import inline_kernel, inner_kernel, kernel
+from cnnperf.engine.kernels.base import entry_kernel, inline_kernel, inner_kernel
 from cnnperf.engine.kernels.simd import (
     PAD,
     REGISTERS,
@@ -142,7 +142,7 @@ def _make_tile(mr, nr):
 tile_main, tile_rows, tile_cols, tile_one = _make_tile(MR, NR), _make_tile(MR, 1), _make_tile(1, NR), _make_tile(1, 1)
 
 
-@kernel
+@entry_kernel
 def gemm_bias_nt(W, w_off, b_off, M, F, col, c_off, P, out, o_off):
     """out[o_off + m*P + p] = b[m] + sum_f W[w_off + m*F + f] * col[c_off + p*Fs + f] over f < Fp."""
     Fp, Fs = padded_f(F), row_stride(F)

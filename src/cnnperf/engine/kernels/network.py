@@ -4,8 +4,9 @@ the per-image loops (training and evaluation).
 Numerics only (no threads, no timing). A worker's network instance is a set of flat
 buffers (`act`, `delta`, `arg`, `col`, `dcol`, `grad`); the weights `W` are shared. Each
 layer's update is written into `W` as soon as that layer is back-propagated (its input
-delta is computed first, with the weights it used in the forward pass). `forward_layer`
-and `backward_layer` are the units the loops here and the profiled loop share.
+delta is computed first, with the weights it used in the forward pass). `forward_layer`,
+`backward_conv` and `backward_other` are the units (`base.unit_kernel`: machine code of their own)
+that the loops here and the profiled loop call.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnperf.engine.kernels.activations import activate, scale_by_derivative
-from cnnperf.engine.kernels.base import ZERO, I, U, cached_inner_kernel, inline_kernel, inlined_inner_kernel, kernel
+from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, kernel, unit_kernel
 from cnnperf.engine.kernels.conv import col2im, conv_backward_dense, conv_backward_sparse
 from cnnperf.engine.kernels.conv_direct import (
     conv_forward_direct,
@@ -71,7 +72,7 @@ def conv_forward_layer(i, desc, W, act, col, dcol, conn):
         gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, c_off, O * O, act, a_out)
 
 
-@inlined_inner_kernel
+@unit_kernel
 def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact):
     """Forward of layer i (> 0): reads its input activations, writes its outputs."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
@@ -134,20 +135,25 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
             col2im(dcol, C, H, K, delta, a_in, bucket, I(-1))
 
 
-@cached_inner_kernel
-def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch, conn, dense,
-                   direct_dense, extra, gout):
-    """Backward of layer i from its output delta: input delta (not for layer 1), then its update.
-    Max pooling after a convolution is fused into the convolution's backward (nothing to do here)."""
+@unit_kernel
+def backward_conv(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch, conn, dense,
+                  direct_dense, gout):
+    """Backward of convolution i (one with more than one output pixel, or direct, pooled or a
+    table): its gradient, its input delta (not for layer 1), then its update."""
+    gb = ((desc[i, N_W] + 15) // 16) * 16
+    conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense, direct_dense)
+    apply_update(W, desc[i, W_OFF], desc[i, B_OFF], desc[i, N_W], desc[i, MAPS], grad, gb, lr, gout, rotate, prefetch)
+
+
+@unit_kernel
+def backward_other(i, desc, W, act, delta, arg, lr, act_kind, rotate, prefetch, extra, gout):
+    """Backward of layer i that is not a `backward_conv` one: fully connected (or a convolution with
+    one output pixel, the same product), or pooling. Max pooling after a convolution is fused into
+    the convolution's backward (nothing to do here)."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
     a_in, a_out, w_off, b_off = desc[i, A_IN], desc[i, A_OFF], desc[i, W_OFF], desc[i, B_OFF]
     need_dx = i > 1
-    if k == KIND_FULL or k == KIND_OUTPUT:  # noqa: SIM109 (Numba kernels compare scalars)
-        if k == KIND_FULL:
-            scale_by_derivative(delta, act, a_out, a_out + M, act_kind)
-        full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr,
-                      gout, rotate, prefetch)
-    elif k == KIND_MAXPOOL:
+    if k == KIND_MAXPOOL:
         if need_dx and desc[i - 1, KIND] != KIND_CONV:  # noqa: SIM102 (`extra is None` alone is pruned by Numba)
             if extra is not None:
                 maxpool_backward(delta, a_out, M, O, arg, desc[i, ARG_OFF], H, delta, a_in)
@@ -155,16 +161,22 @@ def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act
         if need_dx:  # noqa: SIM102 (`extra is None` alone is pruned by Numba)
             if extra is not None:
                 avgpool_backward(delta, a_out, M, O, K, delta, a_in)
-    elif k == KIND_CONV:
-        if O == 1 and not (desc[i, DIRECT] or desc[i, POOLED] or desc[i, TABLE]):  # paths.ConvPath.whole
-            scale_by_derivative(delta, act, a_out, a_out + M, act_kind)  # a fully connected layer on the maps
-            full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr,
-                          gout, rotate, prefetch)
-        else:
-            gb = ((desc[i, N_W] + 15) // 16) * 16
-            conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, act_kind, gb, conn, dense,
-                                direct_dense)
-            apply_update(W, w_off, b_off, desc[i, N_W], M, grad, gb, lr, gout, rotate, prefetch)
+    else:  # KIND_FULL, KIND_OUTPUT, or a convolution with one output pixel (paths.ConvPath.whole)
+        if k != KIND_OUTPUT:
+            scale_by_derivative(delta, act, a_out, a_out + M, act_kind)
+        full_backward(W, w_off, b_off, M, desc[i, FAN_IN], act, a_in, delta, a_out, delta, a_in, need_dx, lr,
+                      gout, rotate, prefetch)
+
+
+@inline_kernel
+def backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch, conn, dense,
+                   direct_dense, extra, gout):
+    """Backward of layer i from its output delta: input delta (not for layer 1), then its update."""
+    if desc[i, KIND] == KIND_CONV and (desc[i, SIZE] > 1 or desc[i, DIRECT] or desc[i, POOLED] or desc[i, TABLE]):
+        backward_conv(i, desc, W, act, delta, arg, col, dcol, grad, bucket, lr, act_kind, rotate, prefetch, conn,
+                      dense, direct_dense, gout)
+    else:
+        backward_other(i, desc, W, act, delta, arg, lr, act_kind, rotate, prefetch, extra, gout)
 
 
 @inline_kernel

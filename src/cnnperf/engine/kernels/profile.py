@@ -12,7 +12,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from cnnperf.engine.kernels.base import kernel
+from cnnperf.engine.kernels.base import entry_kernel, kernel
 from cnnperf.engine.kernels.network import backward_layer, forward_layer, load_image, output_loss
 
 
@@ -25,13 +25,13 @@ def _cycles(typingctx):
     return types.uint64(), codegen
 
 
-@kernel
+@entry_kernel
 def read_cycles():
     """The cycle counter now (callable from Python, to convert ticks to seconds)."""
     return _cycles()
 
 
-@kernel
+@entry_kernel
 def counter_cost(n):
     """Mean ticks between two back-to-back counter reads, over n reads."""
     t0 = _cycles()
