@@ -28,8 +28,10 @@ _HELPER = """
 import pickle, sys
 sys.path.insert(0, sys.argv[1])
 from cnnperf.engine.kernels import network
-network.backward_conv.compile(pickle.loads(sys.stdin.buffer.read()))
+getattr(network, sys.argv[2]).compile(pickle.loads(sys.stdin.buffer.read()))
 """
+HELPER_UNIT = "backward_conv"  # the largest unit; this process compiles the others (MAIN_UNITS)
+MAIN_UNITS = ("forward_layer", "backward_other")
 
 
 def _usable_cpus() -> int:
@@ -77,12 +79,14 @@ def compile_kernels(layout, dtype=np.float32) -> bool:
     args = loop_args(layout, w, ws, rows, np.zeros(1, np.int64), 0, 1, 0.0, True)
     names = _params(network.run_images)
     types_ = [typeof(a) for a in args]
-    backward = _signature(network.backward_conv, names, types_)
+    helper_unit = getattr(network, HELPER_UNIT)
+    backward = _signature(helper_unit, names, types_)
     helper = None
     if (linkonly.SUPPORTED and _usable_cpus() >= 2 and _in_cache(network.run_images, tuple(types_)) is False
-            and _in_cache(network.backward_conv, backward) is False):
+            and _in_cache(helper_unit, backward) is False):
         helper = _start_helper(backward)
-        for unit in (network.forward_layer, network.backward_other):
+        for name in MAIN_UNITS:
+            unit = getattr(network, name)
             unit.compile(_signature(unit, names, types_))
         _finish(helper)
     network.run_images.compile(tuple(types_))
@@ -92,7 +96,7 @@ def compile_kernels(layout, dtype=np.float32) -> bool:
 def _start_helper(sig) -> subprocess.Popen | None:
     src = str(Path(__file__).resolve().parents[2])  # the directory holding this cnnperf package
     try:
-        proc = subprocess.Popen([sys.executable, "-c", _HELPER, src], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-c", _HELPER, src, HELPER_UNIT], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         proc.stdin.write(pickle.dumps(sig))
         proc.stdin.close()

@@ -15,6 +15,7 @@ its body once per call site); `unit_kernel`s are the per-layer halves of the loo
 their own that two processes can compile in parallel (`engine.warm`). Inner kernels compile for
 their arguments' non-literal types, one specialisation however a caller writes a constant.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

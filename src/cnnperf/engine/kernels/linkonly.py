@@ -116,8 +116,12 @@ class UnitLibrary(JITCodeLibrary):
             self._shared_module = ll.parse_assembly(str(self._codegen._create_empty_module(self.name)))
         return self._shared_module
 
-    def lowered(self, py_func, sig):
-        self._reload_init.add(UnitLoader(py_func.__module__, py_func.__qualname__, tuple(sig)))
+
+
+def _hand_loader(library, py_func, sig) -> None:
+    """Add the `UnitLoader` of unit `py_func` for `sig` to `library`'s reload-init, which the libraries
+    linking it inherit (a compiled unit's `UnitLibrary`, or the library Numba rebuilds from the cache)."""
+    library._reload_init.add(UnitLoader(py_func.__module__, py_func.__qualname__, tuple(sig)))
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ class UnitCacheImpl(caching.CompileResultCacheImpl):
 
     def rebuild(self, target_context, payload):
         cres = super().rebuild(target_context, payload)
-        UnitLibrary.lowered(cres.library, self._py_func, cres.signature.args)
+        _hand_loader(cres.library, self._py_func, cres.signature.args)
         return cres
 
 
@@ -175,11 +179,11 @@ def _compiler(library_class):
             if state.library is None:
                 state.library = library_class(state.targetctx.codegen(), state.func_id.func_qualname)
                 state.library.enable_object_caching()
-            if library_class is UnitLibrary:  # its symbol without Numba's per-process function number
-                state.func_ir.func_id.unique_id = None
+            if library_class is not UnitLibrary:
+                return super().run_pass(state)
+            state.func_ir.func_id.unique_id = None  # its symbol without Numba's per-process function number
             done = super().run_pass(state)
-            if isinstance(state.library, UnitLibrary):
-                state.library.lowered(state.func_id.func, state.args)
+            _hand_loader(state.library, state.func_id.func, state.args)
             return done
 
     class Compiler(CompilerBase):
