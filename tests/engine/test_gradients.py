@@ -36,6 +36,10 @@ TINY = {
     "random-lone-pixel": "1x13x13-2C3-3C3r1-MP3-3N",
     # under max pooling with 9-tap kernel rows: two 8-lane pieces per row, the second masked to one tap
     "random-pooled-dx-wide": "1x20x20-2C3-3C9r1-MP2-3N",
+    # the input delta by regions of R = S + K - 1 rows: R = 7 (medium-r10's), R = 8; R = 9 row by row
+    "random-pooled-regions-7": "1x17x17-2C2-4C5r2-MP3-3N",
+    "random-pooled-regions-8": "1x18x18-2C3-4C5r1-MP4-3N",
+    "random-pooled-rows-9": "1x20x20-2C2-3C5r1-MP5-3N",
     # a convolution whose kernel covers its input (1x1 output: backward as a fully connected layer),
     # with an input delta after average or max pooling, and as layer 1 on a two-map image
     "whole-map-conv-dx": "1x8x8-2C3-AP2-4C3-3N",

@@ -78,7 +78,8 @@ def test_random_fan_in_medium_hand_checked():
     assert (p.C, p.H, p.K, p.M, p.O, p.S, p.Q, p.F, p.connections) == (20, 13, 5, 40, 9, 3, 3, 250, 400)
     assert p.useful_macs_forward == 400 * 25 * 81 and p.useful_macs_backward == 2 * 400 * 25 * 9
     assert p.macs_forward == 400 * 25 * 80 + 400 * 32  # 80 pixels in vectors, the 81st as dots of 32 lanes
-    assert p.macs_gradient == p.macs_input_delta == 400 * 9 * 5 * 8  # 5 kernel rows of 8 lanes
+    assert p.macs_gradient == 400 * 9 * 5 * 8  # 5 kernel rows of 8 lanes
+    assert p.macs_input_delta == 400 * 9 * 8 * 8  # by regions of 3 + 5 - 1 = 7 rows, always 8 rows of 8 lanes
     assert p.col_bytes == 4 * 20 * 25 * 96 and p.weights_written == 400 * 25 + 40
 
 
@@ -130,3 +131,17 @@ def test_table_block_pieces_of_wide_kernels():
     from cnnperf.engine.layout import table_block
     block = table_block(((1,),), 2, 9, 12).tolist()  # one connection, 9x9 kernel: two 8-tap pieces per row
     assert block[-18:] == [144 + ky * 12 + u for ky in range(9) for u in (0, 8)]
+
+
+def test_region_rule_and_pad_agree_with_the_kernels():
+    from cnnperf.engine.kernels.conv_table_pooled import PAD_ROW, pad_block
+    from cnnperf.engine.paths import table_pad_floats, table_region_rows
+    assert PAD_ROW == 8
+    assert [table_region_rows(5, S) for S in (1, 2, 3, 4, 5)] == [5, 6, 7, 8, 0]
+    assert table_region_rows(9, 2) == 0 and table_region_rows(3, 0) == 0
+    for K, S in ((3, 2), (5, 3), (5, 4), (2, 7)):
+        R = S + K - 1
+        block = pad_block(K, S) * K * K
+        assert block >= (R + S) * PAD_ROW  # R + S rows: the lanes past row R + S - 2 read a zero row
+        assert table_pad_floats(6, K, S) == 6 * block + (8 - R) * 8 + 8
+    assert table_pad_floats(6, 5, 5) == 0

@@ -14,7 +14,7 @@ import numpy as np
 
 from cnnperf.engine.cache import cache_bytes
 from cnnperf.engine.kinds import ACTIVATION_IDS, KIND_IDS
-from cnnperf.engine.paths import FLOAT_BYTES, conv_path, padded, row_stride, table_tail_pixels
+from cnnperf.engine.paths import FLOAT_BYTES, conv_path, padded, row_stride, table_pad_floats, table_tail_pixels
 from cnnperf.networks import NetworkSpec
 
 ALIGN_FLOATS = 16  # 64 bytes of float32
@@ -80,12 +80,14 @@ def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
     P, KK = s.size * s.size, s.kernel * s.kernel
     if path.direct:  # the delta in rows of padded(O) floats (the forward writes the outputs directly)
         return _align(s.maps * s.size * padded(s.size)) + SLACK, 0, 0
-    if path.table:  # transposed im2col; scratch: the forward's padded output, then its tail pixels' taps
-        Pp = padded(P)  # (forward) or a dense delta's dcolT (backward; the pooled backward needs none)
-        Q = shapes[i + 1].size ** 2 if path.pooled else 0
+    if path.table:  # transposed im2col (then, under pooling, the padded kernels of the input delta);
+        Pp = padded(P)  # scratch: the forward's padded output, then its tail pixels' taps (forward) or a
+        Q = shapes[i + 1].size ** 2 if path.pooled else 0  # dense delta's dcolT (backward)
         dcolT = 0 if path.pooled else prev.maps * KK * Pp
         tail = table_tail_pixels(P) * prev.maps * padded(KK)
-        return _align(prev.maps * KK * Pp) + SLACK, s.maps * Pp + max(dcolT, tail) + SLACK, s.maps * Q
+        pad = table_pad_floats(s.maps, s.kernel, shapes[i + 1].kernel) if path.pooled and i > 1 else 0
+        return (_align(prev.maps * KK * Pp) + SLACK + _align(pad), s.maps * Pp + max(dcolT, tail) + SLACK,
+                2 * s.maps * Q)
     Fs = row_stride(s.fan_in)  # im2col rows of Fs floats, kept from forward for backward; dcol rows, then the deltas
     if path.pooled:
         Q = shapes[i + 1].size ** 2

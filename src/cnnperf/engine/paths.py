@@ -11,7 +11,8 @@ transposed im2col + tiled GEMM over the connected map pairs), "maxpool2" (2x2, a
 at a time), "maxpool", "avgpool2" (2x2, a vector of windows at a time), "avgpool", "full",
 "output". Backward: "conv_direct_pooled" / "conv_direct_dense" (delta rows + register-tiled dot
 products for the gradient), "conv_gemm_pooled" (under max pooling: gradient and input delta from
-the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max pixels, 8-lane kernel-row pieces) /
+the arg-max pixels only) / "conv_gemm_dense", "conv_table_pooled" (arg-max pixels, 8-lane
+kernel-row pieces; the input delta by regions of the pooling windows when they fit 8 lanes) /
 "conv_table_dense", "full" / "output" (input delta with the update fused row by row; also a
 convolution whose kernel covers its input, `ConvPath.whole`), "maxpool" (dense scatter of the
 delta, when its input is not a convolution), "avgpool2" / "avgpool" (the delta spread over each
@@ -65,6 +66,26 @@ def table_forward_lanes(n: int, KK: int, P: int) -> int:
     """Multiply-add lanes of the table forward over n connections: 16-pixel vectors, then the tail dots."""
     r = table_tail_pixels(P)
     return n * KK * (P - r) + n * r * padded(KK) if r else n * KK * padded(P)
+
+
+def table_region_rows(K: int, S: int) -> int:
+    """Rows (and columns) of the input region the arg-max windows of one S x S pooling window cover,
+    S + K - 1, when the pooled table backward takes the input delta by regions (at most 8, one 8-lane
+    vector a row; `kernels.conv_table_pooled.region_dx`), else 0 (kernel row by kernel row)."""
+    R = S + K - 1
+    return R if S > 0 and R <= 8 else 0
+
+
+def table_pad_floats(M: int, K: int, S: int) -> int:
+    """Floats of the zero-padded kernels the region input delta reads (0 without regions): the
+    connections of one input map (at most M) at a time, each 2S + K - 1 rows of 8 floats rounded
+    up to a multiple of K*K (`kernels.conv_table_pooled.pad_block`), and the 8 - R rows of 8 floats
+    that the last one's unused rows read past it."""
+    R = table_region_rows(K, S)
+    if not R:
+        return 0
+    KK = K * K
+    return M * KK * (((2 * S + K - 1) * 8 + KK - 1) // KK) + (8 - R) * 8 + 8
 
 
 def row_stride(n: int) -> int:
@@ -148,12 +169,13 @@ def _conv(shapes: tuple[LayerShape, ...], i: int) -> LayerPath:
                          lanes, lanes, 0, useful_fwd, useful_bwd, s.weights, 0, 0, FLOAT_BYTES * M * O * padded(O))
     if path.table:
         Pp = padded(P)
-        if path.pooled:  # gradient and input delta: kernel rows in 8-lane pieces, ceil(K/8) per row
-            rows = K * ((K + 7) // 8) * 8
+        if path.pooled:  # gradient: kernel rows in 8-lane pieces, ceil(K/8) per row; input delta: 8 region
+            rows = K * ((K + 7) // 8) * 8  # rows of 8 lanes (`table_region_rows`), else as the gradient
+            dx_rows = 64 if table_region_rows(K, S) else rows
             return LayerPath(i, "conv", "conv_table", "conv_table_pooled", need_dx, False, *shape,
                              table_forward_lanes(n, KK, P),
-                             n * Q * Q * rows, n * Q * Q * rows if need_dx else 0, useful_fwd, useful_bwd, s.weights,
-                             FLOAT_BYTES * C * KK * Pp, 0, 0)
+                             n * Q * Q * rows, n * Q * Q * dx_rows if need_dx else 0, useful_fwd, useful_bwd,
+                             s.weights, FLOAT_BYTES * C * KK * Pp, 0, 0)
         lanes = n * KK * Pp
         return LayerPath(i, "conv", "conv_table", "conv_table_dense", need_dx, need_dx, *shape,
                          table_forward_lanes(n, KK, P), lanes,

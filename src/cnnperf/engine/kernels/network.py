@@ -23,7 +23,8 @@ from cnnperf.engine.kernels.conv_direct import (
     row_delta_sparse,
 )
 from cnnperf.engine.kernels.conv_table import im2col_t, table_forward
-from cnnperf.engine.kernels.conv_table_back import table_backward_dense, table_backward_pooled
+from cnnperf.engine.kernels.conv_table_back import table_backward_dense
+from cnnperf.engine.kernels.conv_table_pooled import pad_offset, table_backward_pooled
 from cnnperf.engine.kernels.full import full_backward, full_forward
 from cnnperf.engine.kernels.gemm import gemm_bias_nt, im2col
 from cnnperf.engine.kernels.pool import avgpool_backward, avgpool_forward, maxpool_backward, maxpool_forward
@@ -109,9 +110,9 @@ def conv_backward_layer(i, desc, W, act, delta, arg, col, dcol, grad, bucket, ac
             conv_grad_direct(M, K, H, O, act, a_in, col, c_off, grad, gb)
         elif desc[i, TABLE]:
             if conn is not None:
-                table_backward_pooled(W, w_off, M, C, H, K, nq, conn, desc[i, CONN_OFF], desc[i, N_CONN], act,
-                                      delta, p_off, arg, g_off, act_kind, act, a_in, grad, gb, bucket, delta, a_in,
-                                      need_dx)
+                table_backward_pooled(W, w_off, M, C, H, K, desc[i + 1, KERNEL], nq, conn, desc[i, CONN_OFF],
+                                      desc[i, N_CONN], act, delta, p_off, arg, g_off, act_kind, act, a_in, grad, gb,
+                                      bucket, col, pad_offset(c_off, C, K, O), delta, a_in, need_dx)
         else:
             conv_backward_sparse(W, w_off, M, F, O, desc[i + 1, KERNEL], nq, act, delta, p_off, arg, g_off,
                                  act_kind, col, c_off, grad, gb, dcol, need_dx, bucket, desc[i, CH_G], desc[i, CH_D])
