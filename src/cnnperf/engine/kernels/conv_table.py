@@ -166,13 +166,15 @@ def _make_tile(mr, nr):
     return tile
 
 
-MR, NR = (4, 6) if REGISTERS >= 32 else (3, 4)  # 24 accumulators of 32 registers, 12 of 16
+MR, NR = (4, 6) if REGISTERS >= 32 else (2, 5)  # 24 accumulators of 32 registers; 10 (+ 5 columns + 1) of 16
 _GROUP = tuple(_make_tile(MR, nr) for nr in range(1, NR + 1))
 _SINGLE = tuple(_make_tile(1, nr) for nr in range(1, NR + 1))
 group_1, group_2, group_3, group_4 = _GROUP[0], _GROUP[1], _GROUP[2], _GROUP[3]
-group_5, group_6 = (_GROUP[4], _GROUP[5]) if NR > 4 else (group_4, group_4)
+group_5 = _GROUP[4] if NR > 4 else group_4
+group_6 = _GROUP[5] if NR > 5 else group_5
 single_1, single_2, single_3, single_4 = _SINGLE[0], _SINGLE[1], _SINGLE[2], _SINGLE[3]
-single_5, single_6 = (_SINGLE[4], _SINGLE[5]) if NR > 4 else (single_4, single_4)
+single_5 = _SINGLE[4] if NR > 4 else single_4
+single_6 = _SINGLE[5] if NR > 5 else single_5
 
 
 @inline_kernel
