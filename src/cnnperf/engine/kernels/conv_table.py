@@ -7,7 +7,8 @@ c, tap t) and Pp columns (the O*O output pixels rounded up to 16; the padding co
 values that meet zero deltas only), so every input map's K*K rows are contiguous. The forward
 walks the input maps; for each, the output maps connected to it are taken MR at a time and share
 every column load over NR native vectors (`VL` lanes) of pixels: 4 maps x 6 vectors = 24
-accumulators with 32 vector registers (AVX-512), 3 x 4 = 12 with 16 (AVX2). A lone pixel past
+accumulators with 32 vector registers (AVX-512), 2 x 5 = 10 with 16 (AVX2: with the 5 column
+vectors and a broadcast, all 16; 3 x 4 needed 17 and spilled every tap, 2x slower). A lone pixel past
 the last multiple of 16 (81 = 5 x 16 + 1 for a 9 x 9 map) is taken as dot products instead
 of one more vector of padding (`tail_pixels`); the multiply-adds do not depend on
 the width (`cnnperf.engine.paths.table_forward_lanes`). The connection block of a layer in `conn`
