@@ -209,33 +209,45 @@ def run_tile(group, nr, W, w0, w1, w2, w3, KK, col, r, Pp, out, o0, o1, o2, o3):
 
 
 @entry_kernel
-def table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, p, out, o_off):
-    """out[o_off + m*Pp + p] += sum over m's connections j of W_j . colT[conn_in(j), :, p]: 16-lane dot
-    products over a copy g of colT column p (after out in the scratch: C rows of K*K taps padded to
-    16, the lanes past K*K zero; W's lanes past them masked off)."""
+def table_tail(W, w_off, M, C, K, O, conn, co, n, x, x_off, Pp, out, o_off):
+    """out[o_off + m*Pp + P-1] += sum over m's connections j of W_j . window of the last pixel (O-1,
+    O-1) in input map conn_in(j): 16-lane dot products over a copy g of those windows, taken from the
+    input (in L1; its colT column is 96 floats a tap apart), after out in the scratch: C rows of K*K
+    taps padded to 16, the lanes past K*K zero; W's lanes past them masked off; two connections at a
+    time (four dependency chains)."""
+    KK, H, P = K * K, O + K - 1, O * O
     KKp = padded(KK)
     g = o_off + M * Pp
     for c in range(C):
-        d, s = g + c * KKp, c_off + c * KK * Pp + p
-        for t in range(KK):
-            out[U(d + t)] = col[U(s + t * Pp)]
+        d, s = g + c * KKp, x_off + c * H * H + (O - 1) * (H + 1)
+        for ky in range(K):
+            for kx in range(K):
+                out[U(d + ky * K + kx)] = x[U(s + ky * H + kx)]
         for t in range(KK, KKp):
             out[U(d + t)] = 0.0
     _, _, conn_in, map_start = table_offsets(co, C, M, n)
     z = vsplat(W, 0.0)
     for m in range(M):
-        a0, a1 = z, z  # even and odd 16-tap blocks: two dependency chains
-        for j in range(conn[U(map_start + m)], conn[U(map_start + m + 1)]):
+        a0, a1, b0, b1 = z, z, z, z  # even and odd 16-tap blocks of two connections
+        j, j1 = conn[U(map_start + m)], conn[U(map_start + m + 1)]
+        while j < j1:
+            two = j + 1 < j1
             w, d = w_off + j * KK, g + conn[U(conn_in + j)] * KKp
+            wb, db = (w + KK, g + conn[U(conn_in + j + 1)] * KKp) if two else (w, d)
             for v in range(0, KKp, 32):
                 a0 = vfma(a0, vkeep16(vload(W, w + v), KK - v), vload(out, d + v))
+                if two:
+                    b0 = vfma(b0, vkeep16(vload(W, wb + v), KK - v), vload(out, db + v))
                 if v + 16 < KKp:
                     a1 = vfma(a1, vkeep16(vload(W, w + v + 16), KK - v - 16), vload(out, d + v + 16))
-        out[U(o_off + m * Pp + p)] += vsum(vadd(a0, a1))
+                    if two:
+                        b1 = vfma(b1, vkeep16(vload(W, wb + v + 16), KK - v - 16), vload(out, db + v + 16))
+            j += 2
+        out[U(o_off + m * Pp + P - 1)] += vsum(vadd(vadd(a0, a1), vadd(b0, b1)))
 
 
 @entry_kernel
-def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_off, act, a_out):
+def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_off, act, a_in, a_out):
     """act[a_out + m*P + p] = b[m] + sum over connections (m, c) of W[m, c] . colT[c, :, p];
     `out` (M x Pp, from o_off) is scratch. Per input map, its connections MR at a time (then one at
     a time) over chunks of NR native vectors of pixels (then the rest of them); a lone pixel past
@@ -269,7 +281,7 @@ def table_forward(W, w_off, b_off, M, C, K, O, conn, co, n, col, c_off, out, o_o
                          o2 + p0, o3 + p0)
             e += MR if group else 1
     if r > 0:
-        table_tail(W, w_off, M, C, KK, conn, co, n, col, c_off, Pp, P - 1, out, o_off)
+        table_tail(W, w_off, M, C, K, O, conn, co, n, act, a_in, Pp, out, o_off)
     for m in range(M):
         for p in range(P):
             act[U(a_out + m * P + p)] = out[U(o_off + m * Pp + p)]

@@ -67,7 +67,7 @@ def conv_forward_layer(i, desc, W, act, col, dcol, conn):
         if conn is not None:
             im2col_t(act, a_in, C, H, K, col, c_off)
             table_forward(W, desc[i, W_OFF], desc[i, B_OFF], M, C, K, O, conn, desc[i, CONN_OFF], desc[i, N_CONN], col,
-                          c_off, dcol, 0, act, a_out)
+                          c_off, dcol, 0, act, a_in, a_out)
     else:
         im2col(act, a_in, C, H, K, col, c_off)
         gemm_bias_nt(W, desc[i, W_OFF], desc[i, B_OFF], M, F, col, c_off, O * O, act, a_out)
