@@ -80,7 +80,8 @@ def conv_buffers(shapes, i: int, path) -> tuple[int, int, int]:
     P, KK = s.size * s.size, s.kernel * s.kernel
     if path.direct:  # the delta in rows of padded(O) floats (the forward writes the outputs directly)
         return _align(s.maps * s.size * padded(s.size)) + SLACK, 0, 0
-    if path.table:  # transposed im2col (then, under pooling, the padded kernels of the input delta);
+    if path.table:  # transposed im2col (then, under pooling, the padded kernels of the input delta, whose
+        # zeros are the allocation's: `kernels.conv_table_pooled.pad_weights` writes only kernel rows);
         Pp = padded(P)  # scratch: the forward's padded output, then its tail pixels' taps (forward) or a
         Q = shapes[i + 1].size ** 2 if path.pooled else 0  # dense delta's dcolT (backward)
         dcolT = 0 if path.pooled else prev.maps * KK * Pp
