@@ -16,6 +16,7 @@ from __future__ import annotations
 from cnnperf.engine.kernels.base import ZERO, I, U, inline_kernel, inner_kernel
 from cnnperf.engine.kernels.conv_table import padded
 from cnnperf.engine.kernels.simd import (
+    MASKED_STORES,
     REGISTERS,
     VL,
     nload,
@@ -28,7 +29,6 @@ from cnnperf.engine.kernels.simd import (
     vsum,
 )
 
-MASKED_STORES = VL == 16  # AVX-512's k-masked stores are fast, AVX2's vmaskmovps is not
 MF = 4 if REGISTERS >= 32 else 2  # forward: maps per tile (x 4 slots of accumulators)
 MG = 4 if REGISTERS >= 32 else 2  # gradient: maps per tile (x 4 taps)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from cnnperf.engine.kernels.base import ZERO, U, entry_kernel
 from cnnperf.engine.kernels.conv_table import padded, table_offsets
 from cnnperf.engine.kernels.simd import (
-    VL,
     store_sums,
     vadd,
     vfma,
@@ -24,8 +23,6 @@ from cnnperf.engine.kernels.simd import (
     vstore,
     vsum,
 )
-
-MASKED_STORES = VL == 16  # k-masked stores (AVX-512) are as fast as plain ones; AVX2's vmaskmovps is not
 
 
 @entry_kernel

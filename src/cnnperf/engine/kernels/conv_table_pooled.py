@@ -28,7 +28,7 @@ from cnnperf.engine.kernels.activations import derivative
 from cnnperf.engine.kernels.base import ZERO, I, U, entry_kernel, inline_kernel
 from cnnperf.engine.kernels.conv_table import padded, table_offsets, table_pieces
 from cnnperf.engine.kernels.simd import (
-    VL,
+    MASKED_STORES,
     vadd,
     vfma,
     vkeep8,
@@ -39,7 +39,6 @@ from cnnperf.engine.kernels.simd import (
 )
 from cnnperf.engine.layout import SLACK
 
-MASKED_STORES = VL == 16  # k-masked stores (AVX-512) are as fast as plain ones; AVX2's vmaskmovps is not
 PAD_ROW = 8  # floats per row of a padded kernel (`pad_weights`): a constant, so `region_dx` addresses its rows
 # from one register (a row stride in a register cost LLVM one register per row, and moves)
 

@@ -46,6 +46,7 @@ def target_vector() -> tuple[int, int]:
 
 
 VL, REGISTERS = target_vector()
+MASKED_STORES = VL == 16  # k-masked stores (AVX-512) are as fast as plain ones; AVX2's vmaskmovps is not
 
 
 class Vec(types.Type):
