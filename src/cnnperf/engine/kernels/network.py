@@ -75,14 +75,20 @@ def conv_forward_layer(i, desc, W, act, col, dcol, conn):
 
 @unit_kernel
 def forward_layer(i, desc, W, act, arg, col, dcol, act_kind, conn, extra, exact):
-    """Forward of layer i (> 0): reads its input activations, writes its outputs."""
+    """Forward of layer i (> 0): reads its input activations, writes its outputs. A convolution
+    followed by max pooling (POOLED) leaves its outputs before the activation, and the pooling
+    activates its maxima: f is non-decreasing, so max f(z) = f(max z) on 1/S^2 of the values (every
+    pooled backward reads y at the arg-max from the pooled outputs)."""
     k, M, O, H, K = desc[i, KIND], desc[i, MAPS], desc[i, SIZE], desc[i, IN_SIZE], desc[i, KERNEL]
     a_in, a_out = desc[i, A_IN], desc[i, A_OFF]
     if k == KIND_CONV:
         conv_forward_layer(i, desc, W, act, col, dcol, conn)
-        activate(act, a_out, a_out + M * O * O, act_kind, exact)
+        if not desc[i, POOLED]:
+            activate(act, a_out, a_out + M * O * O, act_kind, exact)
     elif k == KIND_MAXPOOL:
         maxpool_forward(act, a_in, M, H, K, act, a_out, arg, desc[i, ARG_OFF])
+        if desc[i - 1, KIND] == KIND_CONV and desc[i - 1, POOLED]:
+            activate(act, a_out, a_out + M * O * O, act_kind, exact)
     elif k == KIND_AVGPOOL:
         if extra is not None:
             avgpool_forward(act, a_in, M, H, K, act, a_out)
